@@ -1,0 +1,52 @@
+//! Helpers for the host-level tests: where the workspace's built artifacts are, built on
+//! demand so that `cargo test` works alone as well as under `cargo xtask test`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Builds `package` (debug profile, optional features) and returns the target directory it
+/// was built into. Tests in one process build one at a time.
+pub fn cargo_build(package: &str, features: &[&str]) -> PathBuf {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace_root())
+        .args(["build", "--quiet", "--package", package]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let status = command.status().expect("cargo runs");
+    assert!(status.success(), "building {package} failed");
+    target_dir().join("debug")
+}
+
+/// Path of a binary of the workspace, built first.
+pub fn binary(package: &str, name: &str) -> PathBuf {
+    cargo_build(package, &[]).join(name)
+}
+
+/// A fresh scratch folder for one test.
+pub fn scratch_dir(test: &str) -> PathBuf {
+    let dir = target_dir().join("test-scratch").join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}

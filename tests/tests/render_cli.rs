@@ -1,0 +1,178 @@
+//! `infinite-jazz render` and `txt2midi`, run as a user runs them, their files read back by
+//! midly and by an independent reader (Python's `mido`).
+
+use integration_tests::{binary, scratch_dir};
+use midly::{MetaMessage, MidiMessage, Smf, TrackEventKind};
+use std::process::Command;
+
+fn render(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .current_dir(dir)
+        .args(["render", "--bars", "16", "--seed", "7", "--out", "take.mid"])
+        .args(extra)
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn render_writes_a_four_track_swung_file() {
+    let dir = scratch_dir("render_four_tracks");
+    let out = render(&dir, &["--save-output", "--tempo", "150"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
+    let smf = Smf::parse(&bytes).expect("valid SMF");
+    assert_eq!(smf.tracks.len(), 4);
+    let mut tempo = None;
+    let mut channels = Vec::new();
+    for track in &smf.tracks {
+        let (mut ons, mut offs) = (0, 0);
+        let mut channel = None;
+        for ev in track {
+            match ev.kind {
+                TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempo = Some(t.as_int()),
+                TrackEventKind::Midi {
+                    channel: c,
+                    message,
+                } => {
+                    channel = Some(c.as_int());
+                    match message {
+                        MidiMessage::NoteOn { .. } => ons += 1,
+                        MidiMessage::NoteOff { .. } => offs += 1,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(ons > 0, "every instrument plays");
+        assert_eq!(ons, offs, "every note ends");
+        channels.push(channel);
+    }
+    assert_eq!(tempo, Some(400_000));
+    assert_eq!(channels, vec![Some(0), Some(9), Some(1), Some(2)]);
+    assert!(
+        dir.join("take.txt").exists(),
+        "--save-output writes the tracker text"
+    );
+}
+
+#[test]
+fn txt2midi_reproduces_the_rendered_file() {
+    let dir = scratch_dir("txt2midi_round_trip");
+    let out = render(
+        &dir,
+        &[
+            "--save-output",
+            "--swing",
+            "0.7",
+            "--form",
+            "blues",
+            "--key",
+            "Bb",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .current_dir(&dir)
+        .args(["txt2midi", "take.txt", "again.mid"])
+        .output()
+        .expect("binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(dir.join("take.mid")).ok(),
+        std::fs::read(dir.join("again.mid")).ok()
+    );
+}
+
+#[test]
+fn bad_arguments_and_files_give_clear_errors() {
+    let dir = scratch_dir("render_errors");
+    let out = render(&dir, &["--swing", "0.9"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--swing must be between"));
+    std::fs::write(dir.join("junk.txt"), "no music here, sorry").expect("write");
+    let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .current_dir(&dir)
+        .args(["txt2midi", "junk.txt", "junk.mid"])
+        .output()
+        .expect("binary runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no instrument block"));
+    assert!(!dir.join("junk.mid").exists());
+}
+
+/// Python with `mido`: `cargo xtask test` finds (or installs) one and names it here; without
+/// it, the first interpreter on the usual paths that has mido.
+fn python() -> String {
+    if let Ok(p) = std::env::var("INFINITE_JAZZ_PYTHON") {
+        return p;
+    }
+    ["python3", "/usr/bin/python3"]
+        .into_iter()
+        .find(|p| {
+            Command::new(p)
+                .args(["-c", "import mido"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap_or("python3")
+        .to_string()
+}
+
+#[test]
+fn another_program_reads_the_take() {
+    let dir = scratch_dir("render_mido");
+    let out = render(&dir, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = r#"
+import mido, sys
+mid = mido.MidiFile(sys.argv[1])
+names = [t.name for t in mid.tracks]
+ons = [sum(1 for m in t if m.type == 'note_on' and m.velocity > 0) for t in mid.tracks]
+sig = [m for m in mid.tracks[0] if m.type == 'time_signature'][0]
+print(len(mid.tracks), ','.join(names), min(ons), f"{sig.numerator}/{sig.denominator}", round(mid.length, 3))
+"#;
+    let out = Command::new(python())
+        .args([
+            "-c",
+            script,
+            dir.join("take.mid").to_str().expect("utf-8 path"),
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} cannot run ({e}); run the tests with `cargo xtask test`",
+                python()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "mido could not read the file (is mido installed? `cargo xtask test` installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = report.split_whitespace().collect();
+    assert_eq!(fields[0], "4");
+    assert_eq!(fields[1], "Bass,Drums,Piano,Sax");
+    assert!(fields[2].parse::<usize>().expect("count") > 0);
+    assert_eq!(fields[3], "4/4");
+    // 16 bars of 4/4 at 120 BPM last 32 s; the last note ends on the final bar line.
+    let length: f64 = fields[4].parse().expect("length");
+    assert!((length - 32.0).abs() < 0.01, "length {length}");
+}

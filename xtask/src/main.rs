@@ -1,0 +1,240 @@
+//! `cargo xtask`: set-up, bundling, the demo and the test suite, each one command.
+//!
+//! `bundle` and `known-packages` go to nice-plug-xtask; `demo`, `test`, `install` and `lint`
+//! are ours. Commands that need Debian packages install the missing ones first (apt-get as
+//! root, `sudo -n` otherwise) or say exactly what to install.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What building needs: ALSA for MIDI and audio I/O, X11 and GL for the editors.
+const BUILD_PACKAGES: &[&str] = &[
+    "pkg-config",
+    "libasound2-dev",
+    "libx11-xcb-dev",
+    "libxcb1-dev",
+    "libgl-dev",
+    "libxcursor-dev",
+    "libxrandr-dev",
+    "libxcb-icccm4-dev",
+    "libxcb-dri2-0-dev",
+];
+
+/// What the tests need besides: a Python with `mido` reads our MIDI files as a second opinion.
+const TEST_PACKAGES: &[&str] = &["python3", "python3-mido"];
+
+/// The plugin packages `cargo xtask bundle` turns into bundles.
+const PLUGIN_PACKAGES: &[&str] = &["infinite-jazz", "infini-loop"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    nice_plug_xtask::chdir_workspace_root()?;
+    match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(&args[1..]),
+        Some("install") => install(),
+        Some("lint") => lint(),
+        Some("help") | Some("--help") | None => {
+            println!(
+                "cargo xtask demo      install system packages, bundle both plugins, render a demo take\n\
+                 cargo xtask test      install what the tests need, then run the whole workspace's tests\n\
+                 cargo xtask install   bundle, then copy the bundles to ~/.clap and ~/.vst3\n\
+                 cargo xtask lint      cargo fmt --check and clippy with warnings as errors\n\
+                 cargo xtask bundle <package> [--release]   (nice-plug-xtask)"
+            );
+            Ok(())
+        }
+        _ => nice_plug_xtask::main_with_args("cargo xtask", args),
+    }
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    eprintln!("+ {command:?}");
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+fn is_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Installs the Debian packages that are missing. On a system without dpkg it only explains.
+fn ensure_packages(packages: &[&str]) -> Result<()> {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "note: not a Debian-like system; make sure the equivalents of these are installed: {}",
+            packages.join(" ")
+        );
+        return Ok(());
+    }
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !is_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let prefix: Vec<&str> = if is_root() {
+        vec![]
+    } else if Command::new("sudo")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        vec!["sudo", "-n"]
+    } else {
+        bail!(
+            "missing system packages; install them with:\n  sudo apt-get install -y {}",
+            missing.join(" ")
+        );
+    };
+    let apt = |args: &[&str]| {
+        let mut all: Vec<&str> = prefix.clone();
+        all.push("apt-get");
+        all.extend_from_slice(args);
+        let mut c = Command::new(all[0]);
+        c.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update", "-q"]))?;
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend_from_slice(&missing);
+    run(&mut apt(&install))
+}
+
+/// A Python interpreter that can `import mido`: the first of `python3` and Debian's own.
+fn python_with_mido() -> Result<String> {
+    let candidates = ["python3", "/usr/bin/python3"];
+    let has_mido = |python: &str| {
+        Command::new(python)
+            .args(["-c", "import mido"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if let Some(p) = candidates.iter().find(|p| has_mido(p)) {
+        return Ok(p.to_string());
+    }
+    // A python3 outside Debian's packages (pyenv, a venv) gets mido from PyPI.
+    let _ = run(Command::new("python3").args(["-m", "pip", "install", "-q", "mido"]));
+    candidates
+        .iter()
+        .find(|p| has_mido(p))
+        .map(|p| p.to_string())
+        .ok_or_else(|| anyhow!("no Python interpreter can import mido; install python3-mido"))
+}
+
+fn bundle_plugins() -> Result<()> {
+    let mut args = vec!["bundle".to_string()];
+    for p in PLUGIN_PACKAGES {
+        args.extend(["-p".to_string(), p.to_string()]);
+    }
+    args.push("--release".to_string());
+    nice_plug_xtask::main_with_args("cargo xtask", args)
+}
+
+fn demo() -> Result<()> {
+    ensure_packages(BUILD_PACKAGES)?;
+    bundle_plugins()?;
+    run(cargo().args(["build", "--release", "-p", "infinite-jazz-standalone"]))?;
+    std::fs::create_dir_all("demo")?;
+    run(Command::new("target/release/infinite-jazz").args([
+        "render",
+        "--bars",
+        "32",
+        "--seed",
+        "7",
+        "--out",
+        "demo/take.mid",
+        "--save-output",
+    ]))?;
+    println!(
+        "\nPlugins: target/bundled/ (Infinite Jazz.clap, Infinite Jazz.vst3, Infini Loop.clap, Infini Loop.vst3)\n\
+         Demo take: demo/take.mid and its tracker text demo/take.txt\n\
+         Install the plugins for your DAW with: cargo xtask install"
+    );
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    ensure_packages(&[BUILD_PACKAGES, TEST_PACKAGES].concat())?;
+    let python = python_with_mido()?;
+    // The host-level tests drive the built binaries and bundles, so build those first.
+    run(cargo().args(["build", "--workspace", "--bins"]))?;
+    run(cargo()
+        .args(["test", "--workspace"])
+        .args(extra)
+        .env("INFINITE_JAZZ_PYTHON", python))
+}
+
+fn install() -> Result<()> {
+    ensure_packages(BUILD_PACKAGES)?;
+    bundle_plugins()?;
+    let home = std::env::var_os("HOME").ok_or_else(|| anyhow!("HOME is not set"))?;
+    let home = PathBuf::from(home);
+    for entry in std::fs::read_dir("target/bundled")? {
+        let path = entry?.path();
+        let dest = match path.extension().and_then(|e| e.to_str()) {
+            Some("clap") => home.join(".clap"),
+            Some("vst3") => home.join(".vst3"),
+            _ => continue,
+        };
+        std::fs::create_dir_all(&dest)?;
+        let target = dest.join(path.file_name().unwrap_or_default());
+        copy_recursively(&path, &target)?;
+        println!("installed {}", target.display());
+    }
+    Ok(())
+}
+
+fn copy_recursively(from: &Path, to: &Path) -> Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else {
+        std::fs::copy(from, to).with_context(|| format!("copying {}", from.display()))?;
+    }
+    Ok(())
+}
+
+fn lint() -> Result<()> {
+    ensure_packages(BUILD_PACKAGES)?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
