@@ -23,6 +23,7 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
 /// Builds `package` (debug profile, optional features) and returns the target directory it
 /// was built into. Tests in one process build one at a time.
+/// (Used by the CLAP tests too.)
 pub fn cargo_build(package: &str, features: &[&str]) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -49,4 +50,13 @@ pub fn scratch_dir(test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+pub mod clap_host;
+pub mod conformance;
+
+/// Builds a plugin package as a debug cdylib (with `features`) and returns the library path.
+pub fn plugin_library(package: &str, features: &[&str]) -> PathBuf {
+    let dir = cargo_build(package, features);
+    dir.join(format!("lib{}.so", package.replace('-', "_")))
 }

@@ -1,10 +1,13 @@
-//! The host-independent core of Infinite Jazz: no plugin API, no threads of its own, no I/O.
+//! The host-independent core of Infinite Jazz: no plugin API and no I/O; the only thread is
+//! the section worker, which a host or a command line starts.
 //! Every module can be used, tested and benchmarked alone.
 
 pub mod composer;
 pub mod midi_file;
 pub mod pitch;
 pub mod section;
+pub mod sequencer;
 pub mod take;
 pub mod timing;
 pub mod tracker;
+pub mod worker;

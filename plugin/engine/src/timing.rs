@@ -16,6 +16,16 @@ pub const MAX_BARS_PER_SECTION: usize = 16;
 /// ((1 − 0.75) / 2 = 0.125 beats), so a hit always ends before the next one on that key.
 pub const DRUM_NOTE_BEATS: f64 = 0.1;
 
+/// Swing is kept to four decimals, so a value that passed through an `f32` parameter
+/// (0.62 → 0.6200000048) lands on the same grid as the decimal the user sees.
+pub fn quantize_swing(swing: f64) -> f64 {
+    if swing.is_finite() {
+        (swing.clamp(MIN_SWING, MAX_SWING) * 10_000.0).round() / 10_000.0
+    } else {
+        DEFAULT_SWING
+    }
+}
+
 /// Where 16th step `step` of a section lands, in beats from the section start.
 ///
 /// Within each beat, with swing ratio `s`: step 0 at 0, step 1 at s/2, step 2 at s (the swung
@@ -134,11 +144,7 @@ impl RuntimeConfig {
         self
     }
     pub fn with_swing(mut self, swing: f64) -> Self {
-        self.swing = if swing.is_finite() {
-            swing.clamp(MIN_SWING, MAX_SWING)
-        } else {
-            DEFAULT_SWING
-        };
+        self.swing = quantize_swing(swing);
         self
     }
     pub fn with_bars_per_section(mut self, bars: usize) -> Self {
@@ -248,6 +254,19 @@ mod tests {
         assert!((step_to_beats(6, 0.5) - 1.5).abs() < 1e-12);
         // Out-of-range swing is clamped, not extrapolated.
         assert_eq!(step_to_beats(2, 0.9), 0.75);
+    }
+
+    #[test]
+    fn swing_from_an_f32_parameter_lands_on_the_decimal_grid() {
+        assert_eq!(quantize_swing(f64::from(0.62f32)), 0.62);
+        assert_eq!(quantize_swing(f64::from(0.7153f32)), 0.7153);
+        assert_eq!(quantize_swing(f64::NAN), DEFAULT_SWING);
+        assert_eq!(
+            RuntimeConfig::default()
+                .with_swing(f64::from(0.66f32))
+                .swing(),
+            0.66
+        );
     }
 
     #[test]

@@ -1,32 +1,83 @@
-//! The Infinite Jazz MIDI generator plugin.
+//! The Infinite Jazz MIDI generator plugin: parameters, host glue, and the hand-over between
+//! the section worker and the audio-thread [`Sequencer`].
 
+mod clock;
+mod params;
+
+pub use clock::{HostTime, ProcessCore, TransportClock};
+pub use params::{FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice};
+
+use infinite_jazz_engine::sequencer::{MidiEvent, Sequencer, SequencerStats};
+use infinite_jazz_engine::worker::{reserve_section, section_queues, SectionWorker, WorkerCommand};
+use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use std::sync::Arc;
 
-#[derive(Params)]
-pub struct InfiniteJazzParams {
-    #[id = "swing"]
-    pub swing: FloatParam,
+pub struct InfiniteJazz {
+    params: Arc<InfiniteJazzParams>,
+    stats: Arc<SequencerStats>,
+    /// Created on the first `activate()`; the audio thread owns it from then on.
+    core: Option<ProcessCore>,
+    worker: Option<SectionWorker>,
 }
 
-impl Default for InfiniteJazzParams {
+impl Default for InfiniteJazz {
     fn default() -> Self {
-        InfiniteJazzParams {
-            swing: FloatParam::new(
-                "Swing",
-                infinite_jazz_engine::timing::DEFAULT_SWING as f32,
-                FloatRange::Linear {
-                    min: 0.5,
-                    max: 0.75,
-                },
-            ),
+        InfiniteJazz {
+            params: Arc::new(InfiniteJazzParams::default()),
+            stats: Arc::new(SequencerStats::default()),
+            core: None,
+            worker: None,
         }
     }
 }
 
-#[derive(Default)]
-pub struct InfiniteJazz {
-    params: Arc<InfiniteJazzParams>,
+impl InfiniteJazz {
+    /// Counters the sequencer publishes (underruns, sections played, position).
+    pub fn stats(&self) -> Arc<SequencerStats> {
+        self.stats.clone()
+    }
+
+    /// Drops the queued sections and asks the source again.
+    pub fn regenerate(&self) {
+        if let Some(worker) = &self.worker {
+            worker.send(WorkerCommand::Regenerate);
+        }
+    }
+}
+
+fn to_note_event(event: MidiEvent) -> NoteEvent<()> {
+    match event {
+        MidiEvent::NoteOn {
+            sample,
+            channel,
+            key,
+            velocity,
+        } => NoteEvent::NoteOn {
+            timing: sample,
+            voice_id: VoiceID::Wildcard,
+            channel: Channel::Number(channel),
+            key: Key::Number(key),
+            velocity: f32::from(velocity) / 127.0,
+        },
+        MidiEvent::NoteOff {
+            sample,
+            channel,
+            key,
+        } => NoteEvent::NoteOff {
+            timing: sample,
+            voice_id: VoiceID::Wildcard,
+            channel: Channel::Number(channel),
+            key: Key::Number(key),
+            velocity: 0.0,
+        },
+        MidiEvent::AllNotesOff { sample, channel } => NoteEvent::MidiCC {
+            timing: sample,
+            channel,
+            cc: control_change::ALL_NOTES_OFF,
+            value: 0.0,
+        },
+    }
 }
 
 impl Plugin for InfiniteJazz {
@@ -36,8 +87,9 @@ impl Plugin for InfiniteJazz {
     const EMAIL: &'static str = "";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
+    // A pure MIDI generator: no audio ports.
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[];
-    const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
 
     type Editor = ();
     type SysExMessage = ();
@@ -47,19 +99,69 @@ impl Plugin for InfiniteJazz {
         self.params.clone()
     }
 
+    fn activate(
+        &mut self,
+        _audio_io_layout: &AudioIOLayout,
+        _buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        // Hosts may activate again (sample-rate changes, state loads); the queues and the
+        // worker live for the plugin's lifetime.
+        if self.core.is_some() {
+            return true;
+        }
+        let settings = self.params.worker_settings();
+        let (worker_queues, sequencer_queues) = section_queues();
+        let reserve = reserve_section(&settings);
+        self.core = Some(ProcessCore::new(Sequencer::new(
+            sequencer_queues,
+            self.stats.clone(),
+            reserve,
+        )));
+        let params = self.params.clone();
+        match SectionWorker::spawn(
+            worker_queues,
+            self.stats.clone(),
+            Box::new(move || params.worker_settings()),
+        ) {
+            Ok(worker) => self.worker = Some(worker),
+            // Without a worker the sequencer plays its reserve section: never silence.
+            Err(e) => nice_error!("could not start the section worker: {e}"),
+        }
+        true
+    }
+
+    fn reset(&mut self) {
+        if let Some(core) = self.core.as_mut() {
+            core.clock.reset();
+        }
+    }
+
     fn process(
         &mut self,
-        _buffer: &mut Buffer,
+        buffer: &mut Buffer,
         _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        let samples = buffer.samples();
+        let Some(core) = self.core.as_mut() else {
+            return ProcessStatus::Normal;
+        };
+        let transport = HostTime::from_transport(context.transport());
+        core.run(&transport, &self.params, samples, |event| {
+            // The host's buffer is full only in pathological cases; dropping beats panicking.
+            let _ = context.try_send_event(to_note_event(event));
+        });
         ProcessStatus::Normal
     }
+
+    fn deactivate(&mut self) {}
 }
 
 impl ClapPlugin for InfiniteJazz {
     const CLAP_ID: &'static str = "com.infinite-jazz.infinite-jazz";
-    const CLAP_DESCRIPTION: Option<&'static str> = Some("An endless jazz quartet as MIDI");
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("An endless jazz quartet (bass, drums, piano, sax) as MIDI");
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
     const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::NoteEffect, ClapFeature::Utility];

@@ -1,0 +1,151 @@
+//! Turns the host's transport into the sequencer's beat clock, and runs one block: the whole
+//! of `process()` apart from talking to the host, so it can be tested and benchmarked alone.
+
+use crate::params::InfiniteJazzParams;
+use infinite_jazz_engine::sequencer::{Clock, MidiEvent, Sequencer};
+use nice_plug::prelude::Transport;
+
+/// The parts of the host's transport the clock uses, copied out of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostTime {
+    pub sample_rate: f32,
+    pub playing: bool,
+    pub tempo: Option<f64>,
+    /// Beat position of the block's first sample (derived by nice-plug when the host gives
+    /// seconds or samples instead).
+    pub pos_beats: Option<f64>,
+}
+
+impl HostTime {
+    pub fn from_transport(transport: &Transport) -> Self {
+        HostTime {
+            sample_rate: transport.sample_rate,
+            playing: transport.playing,
+            tempo: transport.tempo,
+            pos_beats: transport.pos_beats(),
+        }
+    }
+}
+
+/// Follows the host's musical time; runs on its own when the host gives no transport at all.
+#[derive(Debug, Default)]
+pub struct TransportClock {
+    /// Beat of the next block when the clock runs itself.
+    free_beat: f64,
+}
+
+impl TransportClock {
+    pub fn reset(&mut self) {
+        self.free_beat = 0.0;
+    }
+
+    /// The clock for a block of `samples` samples. `own_tempo` is used when the host reports
+    /// none.
+    pub fn advance(&mut self, transport: &HostTime, own_tempo: f64, samples: usize) -> Clock {
+        let sample_rate = f64::from(transport.sample_rate);
+        if !(sample_rate.is_finite() && sample_rate > 0.0) {
+            return Clock::Stopped;
+        }
+        let host_tempo = transport.tempo.filter(|t| t.is_finite() && *t > 0.0);
+        let host_position = transport.pos_beats.filter(|b| b.is_finite());
+        let has_transport = transport.playing || host_tempo.is_some() || host_position.is_some();
+        if has_transport && !transport.playing {
+            return Clock::Stopped;
+        }
+        let tempo = host_tempo.unwrap_or(own_tempo).clamp(1.0, 1000.0);
+        let beats_per_sample = tempo / 60.0 / sample_rate;
+        let start_beat = host_position.unwrap_or(self.free_beat);
+        self.free_beat = start_beat + samples as f64 * beats_per_sample;
+        Clock::Rolling {
+            start_beat,
+            beats_per_sample,
+        }
+    }
+}
+
+/// The audio thread's state: the clock and the sequencer.
+pub struct ProcessCore {
+    pub clock: TransportClock,
+    pub sequencer: Sequencer,
+}
+
+impl ProcessCore {
+    pub fn new(sequencer: Sequencer) -> Self {
+        ProcessCore {
+            clock: TransportClock::default(),
+            sequencer,
+        }
+    }
+
+    /// Plays one block of `samples` samples against the host's transport.
+    pub fn run(
+        &mut self,
+        transport: &HostTime,
+        params: &InfiniteJazzParams,
+        samples: usize,
+        emit: impl FnMut(MidiEvent),
+    ) {
+        let clock = self
+            .clock
+            .advance(transport, f64::from(params.tempo.value()), samples);
+        let live = params.live_settings();
+        self.sequencer.process(clock, samples, &live, emit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(playing: bool, tempo: Option<f64>, pos_beats: Option<f64>) -> HostTime {
+        HostTime {
+            sample_rate: 48_000.0,
+            playing,
+            tempo,
+            pos_beats,
+        }
+    }
+
+    #[test]
+    fn follows_the_host_when_it_has_a_transport() {
+        let mut clock = TransportClock::default();
+        let c = clock.advance(&transport(true, Some(90.0), Some(10.0)), 120.0, 64);
+        assert_eq!(
+            c,
+            Clock::Rolling {
+                start_beat: 10.0,
+                beats_per_sample: 90.0 / 60.0 / 48_000.0
+            }
+        );
+        assert_eq!(
+            clock.advance(&transport(false, Some(90.0), Some(10.0)), 120.0, 64),
+            Clock::Stopped
+        );
+    }
+
+    #[test]
+    fn runs_on_its_own_tempo_without_a_transport() {
+        let mut clock = TransportClock::default();
+        let none = transport(false, None, None);
+        let bps = 120.0 / 60.0 / 48_000.0;
+        assert_eq!(
+            clock.advance(&none, 120.0, 100),
+            Clock::Rolling {
+                start_beat: 0.0,
+                beats_per_sample: bps
+            }
+        );
+        assert_eq!(
+            clock.advance(&none, 120.0, 100),
+            Clock::Rolling {
+                start_beat: 100.0 * bps,
+                beats_per_sample: bps
+            }
+        );
+        // A host that plays but reports no position: our own count at the host's tempo.
+        let c = clock.advance(&transport(true, Some(60.0), None), 120.0, 10);
+        assert!(
+            matches!(c, Clock::Rolling { start_beat, .. } if (start_beat - 200.0 * bps).abs() < 1e-12)
+        );
+    }
+}

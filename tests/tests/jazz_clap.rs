@@ -1,0 +1,333 @@
+//! The Infinite Jazz plugin, built as a debug CLAP with `assert_process_allocs` (any allocation
+//! in `process()` aborts the test process), driven by a CLAP host through random block sizes,
+//! tempo changes, loop jumps and stops.
+
+use integration_tests::clap_host::{
+    run_session, BlockSpec, OutEvent, ProcessedBlock, Session, TransportSpec,
+};
+use integration_tests::plugin_library;
+use std::path::PathBuf;
+
+const ID: &str = "com.infinite-jazz.infinite-jazz";
+const SAMPLE_RATE: f64 = 48_000.0;
+const SWING: f64 = 0.62;
+
+fn library() -> PathBuf {
+    plugin_library("infinite-jazz", &["assert_process_allocs"])
+}
+
+fn session(library: &std::path::Path, state: Option<&[u8]>) -> Session<'static> {
+    let library: &'static std::path::Path = Box::leak(library.to_path_buf().into_boxed_path());
+    let state: Option<&'static [u8]> = state.map(|s| &*Box::leak(s.to_vec().into_boxed_slice()));
+    Session {
+        library,
+        plugin_id: ID,
+        sample_rate: SAMPLE_RATE,
+        output_channels: 0,
+        state,
+    }
+}
+
+/// Frames JSON the way nice-plug's CLAP state does.
+fn frame(json: &[u8]) -> Vec<u8> {
+    let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(json);
+    bytes
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, max: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % max
+    }
+}
+
+/// Builds a script: play from beat 0 with random block sizes and tempo changes, jump back
+/// (a loop), play on, stop, start elsewhere, stop.
+fn script(seed: u64) -> Vec<BlockSpec> {
+    let mut rng = Rng(seed);
+    let mut blocks = Vec::new();
+    let mut beat = 0.0;
+    let mut tempo = 120.0;
+    let play_until = |blocks: &mut Vec<BlockSpec>,
+                      beat: &mut f64,
+                      tempo: &mut f64,
+                      until: f64,
+                      rng: &mut Rng| {
+        while *beat < until {
+            let samples = 1 + rng.next(8192) as u32;
+            if rng.next(40) == 0 {
+                *tempo = 70.0 + rng.next(160) as f64;
+            }
+            blocks.push(BlockSpec {
+                samples,
+                transport: Some(TransportSpec {
+                    playing: true,
+                    beat: *beat,
+                    tempo: *tempo,
+                }),
+            });
+            *beat += f64::from(samples) * *tempo / 60.0 / SAMPLE_RATE;
+        }
+    };
+    play_until(&mut blocks, &mut beat, &mut tempo, 40.0, &mut rng);
+    // Loop back to bar 3.
+    beat = 8.0;
+    play_until(&mut blocks, &mut beat, &mut tempo, 30.0, &mut rng);
+    for _ in 0..3 {
+        blocks.push(BlockSpec {
+            samples: 512,
+            transport: Some(TransportSpec {
+                playing: false,
+                beat,
+                tempo,
+            }),
+        });
+    }
+    // Start again mid-bar somewhere else.
+    beat = 61.5;
+    play_until(&mut blocks, &mut beat, &mut tempo, 90.0, &mut rng);
+    for _ in 0..2 {
+        blocks.push(BlockSpec {
+            samples: 256,
+            transport: Some(TransportSpec {
+                playing: false,
+                beat,
+                tempo,
+            }),
+        });
+    }
+    blocks
+}
+
+/// True when a swung 16th grid point lies in (beat of the previous sample, beat of this one].
+fn on_swung_grid(beat: f64, bps: f64) -> bool {
+    let k = beat.floor();
+    [k - 1.0, k, k + 1.0].iter().any(|base| {
+        [0.0, SWING / 2.0, SWING, SWING + (1.0 - SWING) / 2.0]
+            .iter()
+            .map(|o| base + o)
+            .any(|g| g > beat - bps + 1e-9 && g <= beat + 1e-9)
+    })
+}
+
+struct Timeline {
+    note_ons: Vec<(f64, u16, u16)>,
+}
+
+/// Checks every block's events and returns the note-ons by beat.
+fn check_blocks(blocks: &[ProcessedBlock]) -> Timeline {
+    let mut sounding = [[false; 128]; 16];
+    let mut note_ons = Vec::new();
+    for block in blocks {
+        let mut last_time = 0;
+        for event in &block.events {
+            assert!(
+                event.time() < block.spec.samples,
+                "event outside its block: {event:?} in {:?}",
+                block.spec
+            );
+            assert!(event.time() >= last_time, "events out of order");
+            last_time = event.time();
+            match *event {
+                OutEvent::NoteOn {
+                    time,
+                    channel,
+                    key,
+                    velocity,
+                } => {
+                    let t = block
+                        .spec
+                        .transport
+                        .expect("notes only while a transport plays");
+                    assert!(t.playing);
+                    let bps = t.tempo / 60.0 / SAMPLE_RATE;
+                    let beat = t.quantized_beat() + f64::from(time) * bps;
+                    assert!(on_swung_grid(beat, bps), "note-on at beat {beat} (sample {time}) is off the swung grid in {:?} after {:?}", block.spec, blocks.iter().position(|b| std::ptr::eq(b, block)).map(|i| (i, blocks[i.saturating_sub(1)].spec, blocks[i.saturating_sub(2)].spec)));
+                    assert!((0.0..=1.0).contains(&velocity) && velocity > 0.0);
+                    assert!([0, 1, 2, 9].contains(&channel), "channel {channel}");
+                    let slot = &mut sounding[usize::from(channel)][usize::from(key)];
+                    assert!(!*slot, "double note-on {channel}/{key} at beat {beat}");
+                    *slot = true;
+                    note_ons.push((beat, channel, key));
+                }
+                OutEvent::NoteOff { channel, key, .. } => {
+                    let slot = &mut sounding[usize::from(channel)][usize::from(key)];
+                    assert!(*slot, "note-off without note-on {channel}/{key}");
+                    *slot = false;
+                }
+                OutEvent::Midi { data, .. } => {
+                    assert_eq!(data[0] & 0xF0, 0xB0, "only control changes besides notes");
+                    assert_eq!(data[1], 123, "all notes off");
+                }
+                OutEvent::Other { .. } => panic!("unexpected event type"),
+            }
+        }
+    }
+    let stuck = sounding.iter().flatten().filter(|s| **s).count();
+    assert_eq!(stuck, 0, "notes left sounding after the transport stopped");
+    Timeline { note_ons }
+}
+
+#[test]
+fn host_synced_notes_are_sample_accurate_balanced_and_never_silent() {
+    let lib = library();
+    for seed in [0x1234_5678u64, 0xBADC_0FFE] {
+        let result = run_session(&session(&lib, None), &script(seed));
+        let timeline = check_blocks(&result.blocks);
+        assert!(
+            timeline.note_ons.len() > 500,
+            "{} notes",
+            timeline.note_ons.len()
+        );
+        // Every bar the transport played through has music, including after the loop and the
+        // restart (the worker may not keep up with a host running faster than real time;
+        // fallback sections must fill in).
+        for bar_start in (0..40).step_by(4).chain((64..88).step_by(4)) {
+            let lo = f64::from(bar_start);
+            let notes = timeline
+                .note_ons
+                .iter()
+                .filter(|(b, _, _)| *b >= lo && *b < lo + 4.0)
+                .count();
+            assert!(notes >= 4, "bar at beat {bar_start}: {notes} notes");
+        }
+        // The loop replays what was played there before: same notes at the same beats.
+        let first_pass: Vec<_> = timeline
+            .note_ons
+            .iter()
+            .take_while(|(b, _, _)| *b < 39.0)
+            .filter(|(b, _, _)| *b >= 16.0 && *b < 28.0)
+            // Block boundaries differ between passes: compare grid positions (x.00, x.31, …).
+            .map(|(b, c, k)| ((b * 100.0).round() as i64, *c, *k))
+            .collect();
+        let second_pass: Vec<_> = timeline
+            .note_ons
+            .iter()
+            .skip_while(|(b, _, _)| *b < 39.0)
+            .filter(|(b, _, _)| *b >= 16.0 && *b < 28.0)
+            // Block boundaries differ between passes: compare grid positions (x.00, x.31, …).
+            .map(|(b, c, k)| ((b * 100.0).round() as i64, *c, *k))
+            .collect();
+        assert_eq!(first_pass, second_pass, "a loop replays the same music");
+    }
+}
+
+#[test]
+fn without_a_transport_the_band_runs_on_its_own_clock() {
+    let lib = library();
+    let blocks: Vec<BlockSpec> = (0..200)
+        .map(|i| BlockSpec {
+            samples: 480 + (i % 7) * 100,
+            transport: None,
+        })
+        .collect();
+    let result = run_session(&session(&lib, None), &blocks);
+    let bps = 120.0 / 60.0 / SAMPLE_RATE;
+    let mut position = 0.0;
+    let mut ons = 0;
+    for block in &result.blocks {
+        for event in &block.events {
+            if let OutEvent::NoteOn { time, .. } = event {
+                ons += 1;
+                assert!(
+                    on_swung_grid(position + f64::from(*time) * bps, bps),
+                    "beat {} block {:?}",
+                    position + f64::from(*time) * bps,
+                    block.spec
+                );
+            }
+        }
+        position += f64::from(block.spec.samples) * bps;
+    }
+    assert!(
+        ons > 50,
+        "{ons} notes in {position:.1} beats at the plugin's own tempo"
+    );
+}
+
+#[test]
+fn state_round_trips_and_hostile_state_never_breaks_the_plugin() {
+    let lib = library();
+    let short: Vec<BlockSpec> = (0..41)
+        .map(|i| BlockSpec {
+            samples: 1024,
+            transport: Some(TransportSpec {
+                playing: i < 40,
+                beat: f64::from(i) * 1024.0 * 2.0 / SAMPLE_RATE,
+                tempo: 120.0,
+            }),
+        })
+        .collect();
+    let first = run_session(&session(&lib, None), &short);
+    // nice-plug's CLAP state: an 8-byte little-endian length, then JSON.
+    assert!(first.saved_state.len() > 8);
+    let json = String::from_utf8(first.saved_state[8..].to_vec()).expect("state is JSON text");
+    assert!(json.contains("\"swing\""), "{json}");
+    // Change a value through the state itself, load it, and see it saved back.
+    let edited = json.replacen("\"seed\":{\"i32\":1}", "\"seed\":{\"i32\":42}", 1);
+    assert_ne!(edited, json, "the seed is in the state: {json}");
+    let second = run_session(&session(&lib, Some(&frame(edited.as_bytes()))), &short);
+    assert_eq!(second.state_loaded, Some(true));
+    assert!(String::from_utf8_lossy(&second.saved_state).contains("\"seed\":{\"i32\":42}"));
+    let mut lying_length = u64::MAX.to_le_bytes().to_vec();
+    lying_length.extend_from_slice(b"{}");
+    let hostile: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"\xff\xfe garbage \x00\x01".to_vec(),
+        lying_length,
+        frame(b"\xff\xfe not json"),
+        frame(b"{\"params\": {\"swing\": {\"string\": \"loud\"}, \"bars\": {\"f32\": 1e38}}}"),
+        frame(b"{\"params\": {\"seed\": {\"i32\": -99999999}, \"depth\": {\"i32\": 9999}, \"bass_chan\": {\"i32\": 300}}, \"fields\": 7}"),
+        frame(&[b'['; 100_000]),
+    ];
+    for state in &hostile {
+        let result = run_session(&session(&lib, Some(state)), &short);
+        let shown = String::from_utf8_lossy(&state[..state.len().min(40)]).to_string();
+        assert_eq!(
+            result.state_loaded,
+            Some(false),
+            "hostile state {shown:?} is refused"
+        );
+        assert_eq!(
+            result.saved_state, first.saved_state,
+            "and the defaults stay: {shown:?}"
+        );
+        let ons = result
+            .blocks
+            .iter()
+            .flat_map(|b| &b.events)
+            .filter(|e| matches!(e, OutEvent::NoteOn { .. }))
+            .count();
+        assert!(
+            ons > 10,
+            "the plugin plays on after hostile state {shown:?}"
+        );
+        check_blocks(&result.blocks);
+    }
+    // Well-formed but out of range: accepted, and every value is clamped where it is used.
+    let wild = json
+        .replacen(
+            "\"bass_chan\":{\"i32\":1}",
+            "\"bass_chan\":{\"i32\":300}",
+            1,
+        )
+        .replacen("\"depth\":{\"i32\":4}", "\"depth\":{\"i32\":-7}", 1)
+        .replacen("\"bars\":{\"i32\":2}", "\"bars\":{\"i32\":100000}", 1)
+        .replacen("\"swing\":{\"f32\":0.62}", "\"swing\":{\"f32\":5.0}", 1);
+    let result = run_session(&session(&lib, Some(&frame(wild.as_bytes()))), &short);
+    assert_eq!(result.state_loaded, Some(true));
+    let mut channels = std::collections::BTreeSet::new();
+    for event in result.blocks.iter().flat_map(|b| &b.events) {
+        if let OutEvent::NoteOn { channel, .. } = event {
+            channels.insert(*channel);
+        }
+    }
+    assert!(
+        channels.len() >= 3 && channels.iter().all(|c| *c <= 15),
+        "{channels:?}"
+    );
+}
