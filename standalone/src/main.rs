@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Compose a take offline and write it as a Standard MIDI File.
-    Render(render::RenderArgs),
+    Render(Box<render::RenderArgs>),
     /// Convert archived tracker text (with its `#` metadata) to a MIDI file.
     Txt2midi(txt2midi::Txt2MidiArgs),
 }

@@ -92,3 +92,108 @@ impl GenerationArgs {
         })
     }
 }
+
+/// Which language model writes the sections (the built-in composer when none).
+#[derive(Args, Debug, Clone, Default)]
+pub struct LlmArgs {
+    /// builtin, openai (any OpenAI-compatible server; Groq by default) or ollama. Defaults to
+    /// the backend in your config file, else builtin.
+    #[arg(long, value_name = "BACKEND")]
+    pub llm_backend: Option<String>,
+    /// Model name (default: openai/gpt-oss-120b for openai, qwen2.5:3b for ollama).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Server base URL (default: https://api.groq.com/openai/v1, or http://127.0.0.1:11434).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// API key (default: your config file, GROQ_API_KEY, then OPENAI_API_KEY). Prefer those:
+    /// a key on the command line is visible to other users of this machine.
+    #[arg(long)]
+    pub api_key: Option<String>,
+    /// Sampling temperature, 0 to 2 (default 1.05).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling, 0 to 1 (default 0.99).
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Token budget per section (default: about 4500 per 32 steps).
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// What you want to hear, e.g. "atmospheric, sparse".
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Prompt preset: default, experimental, or the name of a file in <config>/prompts/.
+    #[arg(long)]
+    pub prompt_style: Option<String>,
+    /// Steps of what was played that go into each prompt (0 = a clean slate).
+    #[arg(long)]
+    pub context_steps: Option<usize>,
+    /// Ask for whole answers instead of streamed ones.
+    #[arg(long)]
+    pub no_stream: bool,
+}
+
+impl LlmArgs {
+    /// The model settings, or `None` for the built-in composer.
+    pub fn settings(&self, seed: u64) -> Result<Option<infinite_jazz_llm::LlmSettings>> {
+        use infinite_jazz_llm::config::{
+            config_path, load_user_config, resolve_api_key, MAX_CONTEXT_STEPS,
+        };
+        use infinite_jazz_llm::{Backend, LlmSettings};
+        let user = match config_path() {
+            Some(path) => load_user_config(&path)?,
+            None => Default::default(),
+        };
+        let backend = match self.llm_backend.as_deref() {
+            Some(name) => Backend::from_name(name).ok_or_else(|| {
+                anyhow!("unknown --llm-backend {name:?} (builtin, openai, ollama)")
+            })?,
+            None => user.backend.unwrap_or(Backend::Builtin),
+        };
+        if backend == Backend::Builtin {
+            return Ok(None);
+        }
+        let mut s = if user.backend == Some(backend) {
+            user.settings()
+        } else {
+            LlmSettings::new(backend)
+        };
+        s.api_key = resolve_api_key(self.api_key.as_deref(), &user);
+        if let Some(v) = &self.model {
+            s.model = v.clone();
+        }
+        if let Some(v) = &self.base_url {
+            s.base_url = v.clone();
+        }
+        if let Some(v) = self.temperature {
+            if !(0.0..=2.0).contains(&v) {
+                return Err(anyhow!("--temperature must be between 0 and 2"));
+            }
+            s.temperature = v;
+        }
+        if let Some(v) = self.top_p {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(anyhow!("--top-p must be between 0 and 1"));
+            }
+            s.top_p = v;
+        }
+        if let Some(v) = self.max_tokens {
+            s.max_tokens = Some(v.max(64));
+        }
+        if let Some(v) = &self.prompt {
+            s.vibe = v.clone();
+        }
+        if let Some(v) = &self.prompt_style {
+            s.style = v.clone();
+        }
+        if let Some(v) = self.context_steps {
+            if v > MAX_CONTEXT_STEPS {
+                return Err(anyhow!("--context-steps is at most {MAX_CONTEXT_STEPS}"));
+            }
+            s.context_steps = v;
+        }
+        s.stream = !self.no_stream;
+        s.seed = Some(seed);
+        Ok(Some(s))
+    }
+}

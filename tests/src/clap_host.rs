@@ -152,6 +152,8 @@ pub struct Session<'a> {
     pub output_channels: usize,
     /// Plugin state to load before activation.
     pub state: Option<&'a [u8]>,
+    /// Time between activation and the first block (the plugin's worker fills its queue).
+    pub settle: std::time::Duration,
 }
 
 /// Everything a session produced, with the plugin's saved state at the end.
@@ -223,6 +225,7 @@ pub fn run_session(session: &Session, blocks: &[BlockSpec]) -> SessionResult {
         .activate(|_, _| (), config)
         .expect("plugin activates");
     let channels = session.output_channels;
+    std::thread::sleep(session.settle);
     let (processor, processed) = std::thread::scope(|scope| {
         scope
             .spawn(move || {

@@ -54,6 +54,7 @@ pub fn scratch_dir(test: &str) -> PathBuf {
 
 pub mod clap_host;
 pub mod conformance;
+pub mod http_server;
 
 /// Builds a plugin package as a debug cdylib (with `features`) and returns the library path.
 pub fn plugin_library(package: &str, features: &[&str]) -> PathBuf {

@@ -13,6 +13,11 @@ const SAMPLE_RATE: f64 = 48_000.0;
 const SWING: f64 = 0.62;
 
 fn library() -> PathBuf {
+    // No user config: the built-in composer plays.
+    std::env::set_var(
+        "XDG_CONFIG_HOME",
+        integration_tests::target_dir().join("no-user-config"),
+    );
     plugin_library("infinite-jazz", &["assert_process_allocs"])
 }
 
@@ -25,6 +30,7 @@ fn session(library: &std::path::Path, state: Option<&[u8]>) -> Session<'static> 
         sample_rate: SAMPLE_RATE,
         output_channels: 0,
         state,
+        settle: std::time::Duration::ZERO,
     }
 }
 

@@ -13,7 +13,7 @@ use crate::sequencer::{SequencerQueues, SequencerStats};
 use crate::timing::RuntimeConfig;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,11 +28,28 @@ const POLL: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SourceError {
+    /// The source could not answer; `retry_after` is the wait the server asked for.
+    #[error("{message}")]
+    Failed {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     #[error("{0}")]
-    Failed(String),
-    #[error("the answer was unusable: {0}")]
     Unusable(String),
 }
+
+impl SourceError {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SourceError::Failed { retry_after, .. } => *retry_after,
+            SourceError::Unusable(_) => None,
+        }
+    }
+}
+
+/// First wait after a failure; it doubles with each failure in a row.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What a source is asked for.
 pub struct SectionRequest<'a> {
@@ -92,6 +109,10 @@ pub enum WorkerCommand {
 /// What the worker publishes for displays (never read by the audio thread).
 #[derive(Debug, Default)]
 pub struct WorkerStatus {
+    /// Sections of the current generation waiting in the ready queue.
+    pub queued: AtomicUsize,
+    /// The depth the worker keeps the queue at.
+    pub depth: AtomicUsize,
     pub sections_generated: AtomicU64,
     pub failures: AtomicU64,
     pub last_latency_ms: AtomicU64,
@@ -137,10 +158,22 @@ pub struct SectionWorker {
 }
 
 impl SectionWorker {
+    /// Starts with the built-in composer as the primary source.
     pub fn spawn(
         queues: WorkerQueues,
         stats: Arc<SequencerStats>,
         settings: SettingsReader,
+    ) -> std::io::Result<Self> {
+        Self::spawn_with_source(queues, stats, settings, None)
+    }
+
+    /// Starts with `source` as the primary source (the built-in composer when `None`), so a
+    /// configured model is asked from the first section on.
+    pub fn spawn_with_source(
+        queues: WorkerQueues,
+        stats: Arc<SequencerStats>,
+        settings: SettingsReader,
+        source: Option<Box<dyn SectionSource>>,
     ) -> std::io::Result<Self> {
         let (commands, receiver) = crossbeam_channel::unbounded();
         let status = Arc::new(WorkerStatus::default());
@@ -148,7 +181,11 @@ impl SectionWorker {
         let handle = std::thread::Builder::new()
             .name("infinite-jazz-sections".to_string())
             .spawn(move || {
-                WorkerLoop::new(queues, stats, settings, thread_status).run(receiver);
+                let mut worker = WorkerLoop::new(queues, stats, settings, thread_status);
+                if let Some(source) = source {
+                    worker.replace_source(source, false);
+                }
+                worker.run(receiver);
             })?;
         Ok(SectionWorker {
             commands,
@@ -188,13 +225,90 @@ pub fn reserve_section(settings: &WorkerSettings) -> Box<PreparedSection> {
     Box::new(PreparedSection::new(section, SectionOrigin::Reserve, 0))
 }
 
+/// The primary source on a thread of its own: a model call may take seconds, and the worker
+/// loop must keep refilling the fallback queue and freeing returned sections meanwhile.
+struct SourceRunner {
+    name: String,
+    jobs: Option<Sender<Job>>,
+    results: Receiver<JobResult>,
+    handle: Option<JoinHandle<()>>,
+}
+
+struct Job {
+    config: RuntimeConfig,
+    recent: Vec<Section>,
+    generation: u32,
+}
+
+struct JobResult {
+    result: Result<Section, SourceError>,
+    generation: u32,
+    elapsed: Duration,
+}
+
+/// How long dropping a runner waits for a call in flight before leaving it to finish alone
+/// (bounded by the source's own timeouts).
+const RUNNER_JOIN_WAIT: Duration = Duration::from_secs(2);
+
+impl SourceRunner {
+    fn spawn(mut source: Box<dyn SectionSource>) -> Self {
+        let name = source.name();
+        let (jobs, job_rx) = crossbeam_channel::unbounded::<Job>();
+        let (result_tx, results) = crossbeam_channel::unbounded();
+        let handle = std::thread::Builder::new()
+            .name("infinite-jazz-source".to_string())
+            .spawn(move || {
+                while let Ok(job) = job_rx.recv() {
+                    let started = Instant::now();
+                    let request = SectionRequest {
+                        config: &job.config,
+                        recent: &job.recent,
+                    };
+                    let result = source.next_section(&request);
+                    let sent = result_tx.send(JobResult {
+                        result,
+                        generation: job.generation,
+                        elapsed: started.elapsed(),
+                    });
+                    if sent.is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok();
+        SourceRunner {
+            name,
+            jobs: Some(jobs),
+            results,
+            handle,
+        }
+    }
+}
+
+impl Drop for SourceRunner {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(handle) = self.handle.take() {
+            let deadline = Instant::now() + RUNNER_JOIN_WAIT;
+            while !handle.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
 struct WorkerLoop {
     queues: WorkerQueues,
     stats: Arc<SequencerStats>,
     settings: SettingsReader,
     status: Arc<WorkerStatus>,
-    primary: Option<Box<dyn SectionSource>>,
-    builtin: BuiltinSource,
+    runner: SourceRunner,
+    /// Whether the runner's source is the built-in composer (rebuilt when its settings change).
+    runner_is_builtin: bool,
+    in_flight: bool,
     fallback: BuiltinComposer,
     composer_settings: ComposerSettings,
     /// Generations of the sections pushed and not yet taken, oldest first.
@@ -202,10 +316,15 @@ struct WorkerLoop {
     pushed: u64,
     recent: VecDeque<Section>,
     retry_at: Option<Instant>,
+    failures_in_a_row: u32,
+    /// Fallback sections pushed and not yet known to be played, oldest first.
+    fallback_pending: VecDeque<Section>,
+    underruns_seen: u64,
 }
 
-/// Sections remembered for a source's continuity.
-const RECENT: usize = 4;
+/// Sections remembered for a source's continuity (enough for 512 context steps of 1-bar
+/// sections).
+const RECENT: usize = 32;
 
 impl WorkerLoop {
     fn new(
@@ -220,15 +339,27 @@ impl WorkerLoop {
             stats,
             settings,
             status,
-            primary: None,
-            builtin: BuiltinSource::new(&composer_settings),
+            runner: SourceRunner::spawn(Box::new(BuiltinSource::new(&composer_settings))),
+            runner_is_builtin: true,
+            in_flight: false,
             fallback: fallback_composer(&composer_settings),
             composer_settings,
             in_queue: VecDeque::new(),
             pushed: 0,
             recent: VecDeque::new(),
             retry_at: None,
+            failures_in_a_row: 0,
+            fallback_pending: VecDeque::new(),
+            underruns_seen: 0,
         }
+    }
+
+    fn replace_source(&mut self, source: Box<dyn SectionSource>, builtin: bool) {
+        self.runner = SourceRunner::spawn(source);
+        self.runner_is_builtin = builtin;
+        self.in_flight = false;
+        self.retry_at = None;
+        self.failures_in_a_row = 0;
     }
 
     fn run(mut self, commands: Receiver<WorkerCommand>) {
@@ -237,26 +368,44 @@ impl WorkerLoop {
             let settings = (self.settings)();
             if settings.composer != self.composer_settings {
                 self.composer_settings = settings.composer.clone();
-                self.builtin = BuiltinSource::new(&self.composer_settings);
                 self.fallback = fallback_composer(&self.composer_settings);
+                if self.runner_is_builtin {
+                    let source = Box::new(BuiltinSource::new(&self.composer_settings));
+                    self.replace_source(source, true);
+                }
             }
             self.fill_fallback(&settings.config);
-            self.fill_ready(&settings);
+            self.collect_result(&settings);
+            self.request_more(&settings);
+            self.publish(&settings);
             match commands.recv_timeout(POLL) {
                 Ok(WorkerCommand::Regenerate) => {
                     self.stats.generation.fetch_add(1, Ordering::Relaxed);
                     self.recent.clear();
                 }
-                Ok(WorkerCommand::SetSource(source)) => {
-                    self.primary = Some(source);
-                    self.retry_at = None;
+                Ok(WorkerCommand::SetSource(source)) => self.replace_source(source, false),
+                Ok(WorkerCommand::UseBuiltin) => {
+                    let source = Box::new(BuiltinSource::new(&self.composer_settings));
+                    self.replace_source(source, true);
                 }
-                Ok(WorkerCommand::UseBuiltin) => self.primary = None,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
         self.free_returned();
+    }
+
+    fn publish(&mut self, settings: &WorkerSettings) {
+        let queued = self.current_queued();
+        self.status.queued.store(queued, Ordering::Relaxed);
+        self.status
+            .depth
+            .store(settings.depth.clamp(1, MAX_DEPTH), Ordering::Relaxed);
+        if let Ok(mut n) = self.status.source_name.lock() {
+            if *n != self.runner.name {
+                n.clone_from(&self.runner.name);
+            }
+        }
     }
 
     fn free_returned(&mut self) {
@@ -268,10 +417,33 @@ impl WorkerLoop {
     fn fill_fallback(&mut self, config: &RuntimeConfig) {
         while self.queues.fallback.slots() > 0 {
             let section = self.fallback.compose_next(config).section;
+            self.fallback_pending.push_back(section.clone());
+            while self.fallback_pending.len() > 2 * FALLBACK_DEPTH + 2 {
+                self.fallback_pending.pop_front();
+            }
             let prepared = Box::new(PreparedSection::new(section, SectionOrigin::Fallback, 0));
             if self.queues.fallback.push(prepared).is_err() {
                 break;
             }
+        }
+    }
+
+    /// Keeps `recent` in the order the music is heard: fallback sections the sequencer took
+    /// (one per underrun) join it when the worker learns of them.
+    fn note_fallbacks_played(&mut self) {
+        let underruns = self.stats.underruns.load(Ordering::Relaxed);
+        while self.underruns_seen < underruns {
+            self.underruns_seen += 1;
+            if let Some(section) = self.fallback_pending.pop_front() {
+                self.remember(section);
+            }
+        }
+    }
+
+    fn remember(&mut self, section: Section) {
+        self.recent.push_back(section);
+        while self.recent.len() > RECENT {
+            self.recent.pop_front();
         }
     }
 
@@ -287,49 +459,52 @@ impl WorkerLoop {
         self.in_queue.iter().filter(|g| **g >= generation).count()
     }
 
-    fn fill_ready(&mut self, settings: &WorkerSettings) {
+    fn request_more(&mut self, settings: &WorkerSettings) {
         let depth = settings.depth.clamp(1, MAX_DEPTH);
-        while self.current_queued() < depth && self.queues.ready.slots() > 0 {
-            if self.retry_at.is_some_and(|t| Instant::now() < t) {
+        if self.in_flight
+            || self.current_queued() >= depth
+            || self.queues.ready.slots() == 0
+            || self.retry_at.is_some_and(|t| Instant::now() < t)
+        {
+            return;
+        }
+        self.note_fallbacks_played();
+        let job = Job {
+            config: settings.config.clone(),
+            recent: self.recent.iter().cloned().collect(),
+            generation: self.stats.generation.load(Ordering::Relaxed),
+        };
+        if let Some(jobs) = &self.runner.jobs {
+            self.in_flight = jobs.send(job).is_ok();
+        }
+    }
+
+    fn collect_result(&mut self, settings: &WorkerSettings) {
+        // Several results per turn: the built-in composer answers in microseconds.
+        for _ in 0..MAX_DEPTH {
+            let Ok(done) = self.runner.results.try_recv() else {
                 return;
-            }
-            let generation = self.stats.generation.load(Ordering::Relaxed);
-            let recent: Vec<Section> = self.recent.iter().cloned().collect();
-            let request = SectionRequest {
-                config: &settings.config,
-                recent: &recent,
             };
-            let started = Instant::now();
-            let source: &mut dyn SectionSource = match self.primary.as_mut() {
-                Some(p) => p.as_mut(),
-                None => &mut self.builtin,
-            };
-            let name = source.name();
-            let result = source.next_section(&request);
-            if let Ok(mut n) = self.status.source_name.lock() {
-                *n = name;
-            }
-            match result {
+            self.in_flight = false;
+            match done.result {
                 Ok(section) => {
-                    let ms = started.elapsed().as_millis() as u64;
-                    self.status.last_latency_ms.store(ms, Ordering::Relaxed);
+                    self.status
+                        .last_latency_ms
+                        .store(done.elapsed.as_millis() as u64, Ordering::Relaxed);
                     self.status
                         .sections_generated
                         .fetch_add(1, Ordering::Relaxed);
-                    self.recent.push_back(section.clone());
-                    while self.recent.len() > RECENT {
-                        self.recent.pop_front();
-                    }
+                    self.failures_in_a_row = 0;
+                    self.remember(section.clone());
                     let prepared = Box::new(PreparedSection::new(
                         section,
                         SectionOrigin::Primary,
-                        generation,
+                        done.generation,
                     ));
-                    if self.queues.ready.push(prepared).is_err() {
-                        return;
+                    if self.queues.ready.push(prepared).is_ok() {
+                        self.pushed += 1;
+                        self.in_queue.push_back(done.generation);
                     }
-                    self.pushed += 1;
-                    self.in_queue.push_back(generation);
                 }
                 Err(e) => {
                     self.status.failures.fetch_add(1, Ordering::Relaxed);
@@ -337,10 +512,15 @@ impl WorkerLoop {
                         *last = Some(e.to_string());
                     }
                     // The fallback plays meanwhile; don't hammer a failing source.
-                    self.retry_at = Some(Instant::now() + Duration::from_millis(500));
-                    return;
+                    let backoff = FIRST_BACKOFF
+                        .saturating_mul(1 << self.failures_in_a_row.min(6))
+                        .min(MAX_BACKOFF);
+                    self.failures_in_a_row += 1;
+                    let wait = e.retry_after().unwrap_or(backoff).max(backoff);
+                    self.retry_at = Some(Instant::now() + wait);
                 }
             }
+            self.request_more(settings);
         }
     }
 }

@@ -16,6 +16,8 @@ use std::sync::Arc;
 pub struct InfiniteJazz {
     params: Arc<InfiniteJazzParams>,
     stats: Arc<SequencerStats>,
+    /// The model's call statistics when a model is configured.
+    llm_stats: Option<infinite_jazz_llm::source::SharedStats>,
     /// Created on the first `activate()`; the audio thread owns it from then on.
     core: Option<ProcessCore>,
     worker: Option<SectionWorker>,
@@ -26,6 +28,7 @@ impl Default for InfiniteJazz {
         InfiniteJazz {
             params: Arc::new(InfiniteJazzParams::default()),
             stats: Arc::new(SequencerStats::default()),
+            llm_stats: None,
             core: None,
             worker: None,
         }
@@ -36,6 +39,43 @@ impl InfiniteJazz {
     /// Counters the sequencer publishes (underruns, sections played, position).
     pub fn stats(&self) -> Arc<SequencerStats> {
         self.stats.clone()
+    }
+
+    /// The language model from the user's config file, when one is configured. Any problem
+    /// (unreadable file, unknown style) is logged and the built-in composer plays.
+    fn model_source(
+        &mut self,
+        settings: &infinite_jazz_engine::worker::WorkerSettings,
+    ) -> Option<Box<dyn infinite_jazz_engine::worker::SectionSource>> {
+        use infinite_jazz_llm::config::{config_path, load_user_config};
+        let path = config_path()?;
+        let user = match load_user_config(&path) {
+            Ok(user) => user,
+            Err(e) => {
+                nice_error!("{e}; the built-in composer plays");
+                return None;
+            }
+        };
+        let mut llm = user.settings();
+        if llm.backend == infinite_jazz_llm::Backend::Builtin {
+            return None;
+        }
+        llm.seed = Some(settings.composer.seed);
+        match infinite_jazz_llm::ModelSource::new(llm) {
+            Ok(source) => {
+                self.llm_stats = Some(source.stats());
+                let source = match settings.composer.form {
+                    Some(form) => source
+                        .with_progression(form.progression(settings.composer.key.unwrap_or(0))),
+                    None => source,
+                };
+                Some(Box::new(source))
+            }
+            Err(e) => {
+                nice_error!("{e}; the built-in composer plays");
+                None
+            }
+        }
     }
 
     /// Drops the queued sections and asks the source again.
@@ -118,11 +158,13 @@ impl Plugin for InfiniteJazz {
             self.stats.clone(),
             reserve,
         )));
+        let source = self.model_source(&settings);
         let params = self.params.clone();
-        match SectionWorker::spawn(
+        match SectionWorker::spawn_with_source(
             worker_queues,
             self.stats.clone(),
             Box::new(move || params.worker_settings()),
+            source,
         ) {
             Ok(worker) => self.worker = Some(worker),
             // Without a worker the sequencer plays its reserve section: never silence.

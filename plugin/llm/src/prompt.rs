@@ -1,0 +1,225 @@
+//! Builds the one batched prompt per section: the format rules, the band, the settings, the
+//! style preset, the user's vibe, and the last steps the band played.
+
+use crate::chat::Prompt;
+use crate::config::{config_dir, LlmSettings};
+use infinite_jazz_engine::pitch::note_name;
+use infinite_jazz_engine::section::{Instrument, Section, Step};
+use infinite_jazz_engine::timing::RuntimeConfig;
+use infinite_jazz_engine::tracker::write_section;
+use thiserror::Error;
+
+/// Presets that ship with the plugin; users add their own as `<config dir>/prompts/NAME.txt`.
+const BUILTIN_STYLES: [(&str, &str); 2] = [
+    ("default", include_str!("../prompts/default.txt")),
+    ("experimental", include_str!("../prompts/experimental.txt")),
+];
+
+const MAX_PRESET_BYTES: u64 = 16 * 1024;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StyleError {
+    #[error("unknown prompt style {0:?}: use default, experimental, or add prompts/{0}.txt to your config folder")]
+    Unknown(String),
+    #[error("prompt style {name:?} could not be read: {detail}")]
+    Unreadable { name: String, detail: String },
+}
+
+/// Names of the built-in presets.
+pub fn builtin_styles() -> impl Iterator<Item = &'static str> {
+    BUILTIN_STYLES.iter().map(|(n, _)| *n)
+}
+
+/// The text of a style preset: a user's file wins over a built-in of the same name.
+pub fn style_text(name: &str) -> Result<String, StyleError> {
+    let safe = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if safe {
+        if let Some(path) = config_dir().map(|d| d.join("prompts").join(format!("{name}.txt"))) {
+            if let Ok(meta) = std::fs::metadata(&path) {
+                if meta.len() > MAX_PRESET_BYTES {
+                    return Err(StyleError::Unreadable {
+                        name: name.into(),
+                        detail: format!("larger than {MAX_PRESET_BYTES} bytes"),
+                    });
+                }
+                return std::fs::read_to_string(&path).map_err(|e| StyleError::Unreadable {
+                    name: name.into(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    BUILTIN_STYLES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| t.trim().to_string())
+        .ok_or_else(|| StyleError::Unknown(name.to_string()))
+}
+
+/// The last `steps` steps of the music, as one section holding them.
+pub fn last_steps(recent: &[Section], steps: usize) -> Option<Section> {
+    if steps == 0 || recent.is_empty() {
+        return None;
+    }
+    let available: usize = recent.iter().map(|s| s.total_steps).sum();
+    let take = steps.min(available);
+    let mut out = Section::empty(take);
+    for instrument in Instrument::ALL {
+        let all: Vec<&Step> = recent
+            .iter()
+            .flat_map(|s| s.part(instrument).steps.iter())
+            .collect();
+        out.part_mut(instrument).steps = all[all.len() - take..]
+            .iter()
+            .map(|s| (*s).clone())
+            .collect();
+    }
+    Some(out)
+}
+
+/// What a prompt is built from.
+pub struct PromptInputs<'a> {
+    pub config: &'a RuntimeConfig,
+    pub settings: &'a LlmSettings,
+    /// The music played just before this section, oldest first.
+    pub recent: &'a [Section],
+    /// The harmony to follow, e.g. `| Dm7 | G7 |`, when one is set.
+    pub changes: Option<&'a str>,
+    pub style_text: &'a str,
+}
+
+fn range_text(config: &RuntimeConfig, i: Instrument) -> String {
+    let r = config.range(i);
+    format!("{} to {}", note_name(r.low), note_name(r.high))
+}
+
+pub fn build_prompt(inputs: &PromptInputs) -> Prompt {
+    let c = inputs.config;
+    let steps = c.total_steps();
+    let mut system = String::new();
+    system.push_str(&format!(
+        "You are a jazz quartet (bass, drums, piano, sax) writing music in a plain-text tracker format.\n\n\
+         FORMAT (follow it exactly):\n\
+         - Four blocks, in this order, each headed by its name alone on a line: BASS, DRUMS, PIANO, SAX.\n\
+         - Each block has exactly {steps} lines, one per 16th-note step ({} bars of 4/4, 16 steps per bar).\n\
+         - A line is `.` (rest), `^` (tie: the previous step's notes keep sounding), or notes as NOTE:VELOCITY \
+           separated by commas for chords, e.g. C3:65,E3:60,G3:62.\n\
+         - NOTE is scientific pitch with # or b (C4 = middle C = MIDI 60, Bb2, F#5); VELOCITY is 1 to 127.\n\
+         - No step numbers, no comments, no other text.\n\n\
+         THE BAND (MIDI channel, range):\n\
+         - BASS: channel {}, {}.\n\
+         - DRUMS: channel {}, General MIDI drum keys: C2 kick, C#2 side stick, D2 snare, F#2 closed hi-hat, \
+           G#2 pedal hi-hat, A#2 open hi-hat, D#3 ride, F3 ride bell, C#3 crash, G2/A2/B2/C3/D3 toms.\n\
+         - PIANO: channel {}, {}.\n\
+         - SAX: channel {}, {}.\n\n",
+        steps / 16,
+        c.channel(Instrument::Bass) + 1,
+        range_text(c, Instrument::Bass),
+        c.channel(Instrument::Drums) + 1,
+        c.channel(Instrument::Piano) + 1,
+        range_text(c, Instrument::Piano),
+        c.channel(Instrument::Sax) + 1,
+        range_text(c, Instrument::Sax),
+    ));
+    system.push_str(inputs.style_text.trim());
+    system.push('\n');
+
+    let mut user = format!(
+        "Tempo {:.0} BPM, swing {:.2} (the off-beat 8th falls {:.0}% of the way through the beat).\n",
+        c.tempo_bpm(),
+        c.swing(),
+        c.swing() * 100.0
+    );
+    if let Some(changes) = inputs.changes.filter(|s| !s.trim().is_empty()) {
+        user.push_str(&format!(
+            "Chord changes for this section, one bar between bars lines: {changes}\n"
+        ));
+    }
+    let vibe = inputs.settings.vibe.trim();
+    if !vibe.is_empty() {
+        user.push_str(&format!("The listener asks for: {vibe}\n"));
+    }
+    match last_steps(inputs.recent, inputs.settings.context_steps) {
+        Some(context) => {
+            user.push_str(&format!(
+                "\nThe band just played these {} steps; continue from them without repeating them:\n\n",
+                context.total_steps
+            ));
+            user.push_str(&write_section(&context));
+        }
+        None => user.push_str("\nThis is the start of the tune.\n"),
+    }
+    user.push_str(&format!(
+        "\nWrite the next {steps} steps for all four instruments: BASS, DRUMS, PIANO, SAX, each block exactly {steps} lines. \
+         Answer with the four blocks only."
+    ));
+    Prompt { system, user }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Backend, LlmSettings};
+    use infinite_jazz_engine::composer::{BuiltinComposer, ComposerSettings};
+
+    #[test]
+    fn the_prompt_holds_the_rules_the_settings_and_the_last_steps() {
+        let config = RuntimeConfig::default().with_tempo(150.0);
+        let mut composer = BuiltinComposer::new(&ComposerSettings::default());
+        let recent: Vec<Section> = (0..2)
+            .map(|_| composer.compose_next(&config).section)
+            .collect();
+        let mut settings = LlmSettings::new(Backend::OpenAi);
+        settings.vibe = "atmospheric, sparse".into();
+        settings.context_steps = 40;
+        let style = style_text("experimental").expect("built-in style");
+        let prompt = build_prompt(&PromptInputs {
+            config: &config,
+            settings: &settings,
+            recent: &recent,
+            changes: Some("| Dm7 | G7 |"),
+            style_text: &style,
+        });
+        assert!(prompt.system.contains("exactly 32 lines"));
+        assert!(prompt.system.contains("freer, exploratory"));
+        assert!(prompt.user.contains("Tempo 150 BPM"));
+        assert!(prompt.user.contains("atmospheric, sparse"));
+        assert!(prompt.user.contains("| Dm7 | G7 |"));
+        let context = last_steps(&recent, 40).expect("context");
+        assert_eq!(context.total_steps, 40);
+        assert!(prompt.user.contains(&write_section(&context)));
+        // The context is the end of the music: its last step is the last section's last step.
+        assert_eq!(
+            context.part(Instrument::Bass).steps[39],
+            recent[1].part(Instrument::Bass).steps[31]
+        );
+    }
+
+    #[test]
+    fn zero_context_is_a_clean_slate_and_unknown_styles_are_errors() {
+        let config = RuntimeConfig::default();
+        let mut settings = LlmSettings::new(Backend::Ollama);
+        settings.context_steps = 0;
+        let recent = vec![Section::empty(32)];
+        let prompt = build_prompt(&PromptInputs {
+            config: &config,
+            settings: &settings,
+            recent: &recent,
+            changes: None,
+            style_text: "",
+        });
+        assert!(prompt.user.contains("start of the tune"));
+        assert!(matches!(
+            style_text("no-such-style"),
+            Err(StyleError::Unknown(_))
+        ));
+        assert!(matches!(
+            style_text("../etc/passwd"),
+            Err(StyleError::Unknown(_))
+        ));
+    }
+}

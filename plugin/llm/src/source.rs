@@ -1,0 +1,156 @@
+//! A language model as a section source: one batched call per section, parsed with the
+//! forgiving tracker parser; an unusable answer is retried once, then the worker's fallback
+//! plays.
+
+use crate::chat::{complete, Completion};
+use crate::config::LlmSettings;
+use crate::error::LlmError;
+use crate::http::HttpClient;
+use crate::prompt::{build_prompt, style_text, PromptInputs};
+use infinite_jazz_engine::composer::harmony::Progression;
+use infinite_jazz_engine::section::Section;
+use infinite_jazz_engine::tracker::parse_section;
+use infinite_jazz_engine::worker::{SectionRequest, SectionSource, SourceError};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// An answer needs at least this many of the four instruments to be kept.
+pub const MIN_INSTRUMENTS: usize = 2;
+
+/// Per-call statistics for the status line and the editor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LlmStats {
+    pub calls: u64,
+    pub sections: u64,
+    pub failures: u64,
+    pub unusable: u64,
+    pub repairs: u64,
+    pub last_latency_ms: Option<u64>,
+    pub last_prompt_tokens: Option<u64>,
+    pub last_completion_tokens: Option<u64>,
+    pub last_error: Option<String>,
+    /// The repairs of the last parsed answer, in words.
+    pub last_repairs: Vec<String>,
+}
+
+pub type SharedStats = Arc<Mutex<LlmStats>>;
+
+pub struct ModelSource {
+    settings: LlmSettings,
+    http: HttpClient,
+    style: String,
+    progression: Option<Progression>,
+    next_bar: usize,
+    stats: SharedStats,
+}
+
+impl ModelSource {
+    /// Fails when the style preset is unknown or the HTTP client cannot start.
+    pub fn new(settings: LlmSettings) -> Result<Self, LlmError> {
+        let style = style_text(&settings.style).map_err(|e| LlmError::Other(e.to_string()))?;
+        let http = HttpClient::new(settings.timeouts, settings.max_body_bytes)?;
+        Ok(ModelSource {
+            settings,
+            http,
+            style,
+            progression: None,
+            next_bar: 0,
+            stats: Arc::new(Mutex::new(LlmStats::default())),
+        })
+    }
+
+    /// Asks the model to follow these changes, section after section.
+    pub fn with_progression(mut self, progression: Progression) -> Self {
+        self.progression = Some(progression);
+        self
+    }
+
+    pub fn stats(&self) -> SharedStats {
+        self.stats.clone()
+    }
+
+    fn record(&self, f: impl FnOnce(&mut LlmStats)) {
+        if let Ok(mut s) = self.stats.lock() {
+            f(&mut s);
+        }
+    }
+
+    fn call(&mut self, request: &SectionRequest) -> Result<Completion, LlmError> {
+        let changes = self
+            .progression
+            .as_ref()
+            .map(|p| p.describe(self.next_bar, request.config.bars_per_section()));
+        let prompt = build_prompt(&PromptInputs {
+            config: request.config,
+            settings: &self.settings,
+            recent: request.recent,
+            changes: changes.as_deref(),
+            style_text: &self.style,
+        });
+        let max_tokens = self.settings.max_tokens_for(request.config.total_steps());
+        complete(&self.http, &self.settings, &prompt, max_tokens)
+    }
+}
+
+impl SectionSource for ModelSource {
+    fn name(&self) -> String {
+        format!("{} ({})", self.settings.model, self.settings.base_url)
+    }
+
+    fn next_section(&mut self, request: &SectionRequest) -> Result<Section, SourceError> {
+        let mut last_problem = String::new();
+        for _attempt in 0..2 {
+            let started = Instant::now();
+            self.record(|s| s.calls += 1);
+            let completion = match self.call(request) {
+                Ok(c) => c,
+                Err(e) => {
+                    let message = self.settings.api_key.redact(&e.to_string());
+                    self.record(|s| {
+                        s.failures += 1;
+                        s.last_error = Some(message.clone());
+                    });
+                    return Err(SourceError::Failed {
+                        message,
+                        retry_after: e.retry_after(),
+                    });
+                }
+            };
+            let latency = started.elapsed().as_millis() as u64;
+            self.record(|s| {
+                s.last_latency_ms = Some(latency);
+                s.last_prompt_tokens = completion.prompt_tokens;
+                s.last_completion_tokens = completion.completion_tokens;
+            });
+            match parse_section(&completion.text, request.config) {
+                Ok(parsed) if 4 - parsed.repairs.missing_instruments().len() >= MIN_INSTRUMENTS => {
+                    let repairs: Vec<String> =
+                        parsed.repairs.kept.iter().map(|r| r.to_string()).collect();
+                    let total = parsed.repairs.total() as u64;
+                    self.record(|s| {
+                        s.sections += 1;
+                        s.repairs += total;
+                        s.last_repairs = repairs;
+                        s.last_error = None;
+                    });
+                    self.next_bar += request.config.bars_per_section();
+                    return Ok(parsed.section);
+                }
+                Ok(parsed) => {
+                    last_problem = format!(
+                        "only {} of the four instruments",
+                        4 - parsed.repairs.missing_instruments().len()
+                    );
+                }
+                Err(e) => last_problem = e.to_string(),
+            }
+            self.record(|s| s.unusable += 1);
+        }
+        let message = format!("the model's answer was unusable twice: {last_problem}");
+        self.record(|s| {
+            s.failures += 1;
+            s.last_error = Some(message.clone());
+        });
+        Err(SourceError::Unusable(message))
+    }
+}

@@ -1,0 +1,151 @@
+//! `infinite-jazz render` with a language model on loopback: per-section files, continuity
+//! between calls, the built-in composer standing in for failures, and the key never written.
+
+use infinite_jazz_engine::timing::RuntimeConfig;
+use infinite_jazz_engine::tracker::{parse_section, write_section};
+use integration_tests::http_server::{good_answer, openai_reply, Reply, TestServer};
+use integration_tests::{binary, scratch_dir};
+use std::path::Path;
+use std::process::Command;
+
+const KEY: &str = "sk-RENDERLEAK-987654321";
+
+fn render(dir: &Path, base_url: &str, extra: &[&str]) -> std::process::Output {
+    Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .current_dir(dir)
+        // Keep the user's own config and keys out of the test.
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env_remove("GROQ_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .args([
+            "render",
+            "--bars",
+            "8",
+            "--llm-backend",
+            "openai",
+            "--base-url",
+            base_url,
+            "--model",
+            "test-model",
+        ])
+        .args([
+            "--out",
+            "take.mid",
+            "--save-output",
+            "--output-dir",
+            "out",
+            "--prompt",
+            "late night, brushes",
+        ])
+        .args(extra)
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn a_model_writes_the_take_section_by_section() {
+    let dir = scratch_dir("render_llm");
+    // The third call fails: the composer stands in for that section.
+    let server = TestServer::start(|r, i| match i {
+        2 => Reply::json(500, serde_json::json!({"error": {"message": "overloaded"}})),
+        _ => openai_reply(r, &good_answer(["C2", "D2", "E2", "F2", "G2"][i % 5])),
+    });
+    let out = render(&dir, &format!("{}/v1", server.url()), &["--api-key", KEY]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "section 3: server error (HTTP 500): overloaded; the built-in composer plays it"
+        ),
+        "{stderr}"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 4, "one call per 2-bar section");
+    for r in &requests {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+        let prompt = r.json()["messages"][1]["content"]
+            .as_str()
+            .expect("prompt")
+            .to_string();
+        assert!(prompt.contains("late night, brushes"));
+    }
+    // Continuity: the second call's prompt holds the last 32 steps of the first answer.
+    let first = parse_section(&good_answer("C2"), &RuntimeConfig::default())
+        .expect("parses")
+        .section;
+    let second_prompt = requests[1].json()["messages"][1]["content"]
+        .as_str()
+        .expect("prompt")
+        .to_string();
+    assert!(
+        second_prompt.contains(&write_section(&first)),
+        "{second_prompt}"
+    );
+    // Files: one per section with metadata, the whole take, and the MIDI file.
+    for i in 1..=4 {
+        let text = std::fs::read_to_string(dir.join(format!("out/section_{i:03}.txt")))
+            .expect("section file");
+        assert!(text.contains("# model: test-model"));
+        assert!(
+            text.contains(if i == 3 {
+                "# source: builtin"
+            } else {
+                "# source: model"
+            }),
+            "section {i}: {text}"
+        );
+    }
+    assert!(dir.join("out/take.txt").exists());
+    assert!(midly::Smf::parse(&std::fs::read(dir.join("take.mid")).expect("midi")).is_ok());
+    // The key is in no file and no message.
+    for entry in std::fs::read_dir(dir.join("out")).expect("dir").flatten() {
+        let text = std::fs::read_to_string(entry.path()).expect("text");
+        assert!(!text.contains(KEY), "{}", entry.path().display());
+    }
+    assert!(!stderr.contains(KEY));
+}
+
+#[test]
+fn with_the_server_down_the_take_is_still_written() {
+    let dir = scratch_dir("render_llm_down");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let out = render(&dir, &format!("http://127.0.0.1:{port}/v1"), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("connection refused").count(), 4, "{stderr}");
+    assert!(dir.join("take.mid").exists());
+}
+
+#[test]
+fn a_readable_config_file_with_a_key_is_refused() {
+    let dir = scratch_dir("render_llm_config");
+    let config = dir.join("config/infinite-jazz");
+    std::fs::create_dir_all(&config).expect("dir");
+    std::fs::write(
+        config.join("config.json"),
+        format!("{{\"backend\": \"openai\", \"api_key\": \"{KEY}\"}}"),
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            config.join("config.json"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+    }
+    let out = render(&dir, "http://127.0.0.1:9/v1", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(!stderr.contains(KEY));
+}
