@@ -1,7 +1,9 @@
 //! `infinite-jazz`: the quartet outside a DAW.
 
 mod options;
+mod play;
 mod render;
+mod synth;
 mod txt2midi;
 
 use clap::{Parser, Subcommand};
@@ -15,11 +17,16 @@ use std::process::ExitCode;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// With no command: `play` with these arguments.
+    #[command(flatten)]
+    play: play::PlayArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Play the band live until Ctrl+C (or --bars N): built-in synth, JACK, or a MIDI port.
+    Play(Box<play::PlayArgs>),
     /// Compose a take offline and write it as a Standard MIDI File.
     Render(Box<render::RenderArgs>),
     /// Convert archived tracker text (with its `#` metadata) to a MIDI file.
@@ -29,8 +36,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render(args) => render::run(&args),
-        Command::Txt2midi(args) => txt2midi::run(&args),
+        Some(Command::Play(args)) => play::run(&args),
+        Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Txt2midi(args)) => txt2midi::run(&args),
+        None => play::run(&cli.play),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,9 +19,17 @@ pub struct RenderArgs {
     /// Length of the take in bars.
     #[arg(long, default_value_t = 16)]
     pub bars: usize,
-    /// The MIDI file to write.
+    /// The file to write: `.mid` for MIDI, `.wav` for audio through the SoundFont synth (the
+    /// MIDI file is then written next to it too).
     #[arg(long)]
     pub out: PathBuf,
+    /// General MIDI SoundFont for `.wav` output (default: the system's, e.g. Debian's
+    /// fluid-soundfont-gm).
+    #[arg(long)]
+    pub soundfont: Option<PathBuf>,
+    /// Sample rate of `.wav` output.
+    #[arg(long, default_value_t = 48_000)]
+    pub sample_rate: u32,
     /// Also write the take as tracker text: `<out>.txt`, or with --output-dir each section's
     /// text (with `#` metadata) and the whole take there.
     #[arg(long)]
@@ -109,8 +117,29 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         sections.push(section);
         origins.push(origin);
     }
+    let wav = args
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    let midi_path = if wav {
+        args.out.with_extension("mid")
+    } else {
+        args.out.clone()
+    };
     let bytes = write_smf(&sections, &config)?;
-    std::fs::write(&args.out, bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&midi_path, bytes)
+        .with_context(|| format!("writing {}", midi_path.display()))?;
+    if wav {
+        if !(8_000..=192_000).contains(&args.sample_rate) {
+            return Err(anyhow!("--sample-rate must be between 8000 and 192000"));
+        }
+        let font = crate::synth::load_soundfont(&crate::synth::find_soundfont(
+            args.soundfont.as_deref(),
+        )?)?;
+        let (left, right) = crate::synth::render_take(&sections, &config, &font, args.sample_rate)?;
+        crate::synth::write_wav(&args.out, &left, &right, args.sample_rate)?;
+        eprintln!("wrote {} and {}", args.out.display(), midi_path.display());
+    }
     eprintln!(
         "wrote {} ({} bars, {}, {} BPM, swing {})",
         args.out.display(),

@@ -8,7 +8,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// What building needs: ALSA for MIDI and audio I/O, X11 and GL for the editors.
+/// What building needs: ALSA for MIDI and audio I/O, JACK's headers (found with pkg-config),
+/// X11 and GL for the editors.
 const BUILD_PACKAGES: &[&str] = &[
     "pkg-config",
     "libasound2-dev",
@@ -19,10 +20,13 @@ const BUILD_PACKAGES: &[&str] = &[
     "libxrandr-dev",
     "libxcb-icccm4-dev",
     "libxcb-dri2-0-dev",
+    "libjack-jackd2-dev",
 ];
 
-/// What the tests need besides: a Python with `mido` reads our MIDI files as a second opinion.
-const TEST_PACKAGES: &[&str] = &["python3", "python3-mido"];
+/// What the tests need besides: a Python with `mido` reads our MIDI files as a second opinion,
+/// a JACK server (run with its dummy driver) for the JACK end-to-end test, and a small General
+/// MIDI SoundFont for the synth tests.
+const TEST_PACKAGES: &[&str] = &["python3", "python3-mido", "jackd2", "timgm6mb-soundfont"];
 
 /// The plugin packages `cargo xtask bundle` turns into bundles.
 const PLUGIN_PACKAGES: &[&str] = &["infinite-jazz", "infini-loop"];

@@ -104,6 +104,16 @@ pub enum WorkerCommand {
     /// Replace the primary source (the built-in composer is used when none is set).
     SetSource(Box<dyn SectionSource>),
     UseBuiltin,
+    /// From now on, send every section as it is queued (fallbacks once they are known to
+    /// have played), for saving a session.
+    Archive(Sender<ArchivedSection>),
+}
+
+/// A section handed to the sequencer, for a session's archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedSection {
+    pub section: Section,
+    pub origin: SectionOrigin,
 }
 
 /// What the worker publishes for displays (never read by the audio thread).
@@ -320,6 +330,7 @@ struct WorkerLoop {
     /// Fallback sections pushed and not yet known to be played, oldest first.
     fallback_pending: VecDeque<Section>,
     underruns_seen: u64,
+    archive: Option<Sender<ArchivedSection>>,
 }
 
 /// Sections remembered for a source's continuity (enough for 512 context steps of 1-bar
@@ -351,6 +362,19 @@ impl WorkerLoop {
             failures_in_a_row: 0,
             fallback_pending: VecDeque::new(),
             underruns_seen: 0,
+            archive: None,
+        }
+    }
+
+    fn archive(&mut self, section: &Section, origin: SectionOrigin) {
+        if let Some(tx) = &self.archive {
+            let sent = tx.send(ArchivedSection {
+                section: section.clone(),
+                origin,
+            });
+            if sent.is_err() {
+                self.archive = None;
+            }
         }
     }
 
@@ -375,6 +399,7 @@ impl WorkerLoop {
                 }
             }
             self.fill_fallback(&settings.config);
+            self.note_fallbacks_played();
             self.collect_result(&settings);
             self.request_more(&settings);
             self.publish(&settings);
@@ -384,6 +409,7 @@ impl WorkerLoop {
                     self.recent.clear();
                 }
                 Ok(WorkerCommand::SetSource(source)) => self.replace_source(source, false),
+                Ok(WorkerCommand::Archive(tx)) => self.archive = Some(tx),
                 Ok(WorkerCommand::UseBuiltin) => {
                     let source = Box::new(BuiltinSource::new(&self.composer_settings));
                     self.replace_source(source, true);
@@ -435,6 +461,7 @@ impl WorkerLoop {
         while self.underruns_seen < underruns {
             self.underruns_seen += 1;
             if let Some(section) = self.fallback_pending.pop_front() {
+                self.archive(&section, SectionOrigin::Fallback);
                 self.remember(section);
             }
         }
@@ -468,7 +495,6 @@ impl WorkerLoop {
         {
             return;
         }
-        self.note_fallbacks_played();
         let job = Job {
             config: settings.config.clone(),
             recent: self.recent.iter().cloned().collect(),
@@ -495,6 +521,7 @@ impl WorkerLoop {
                         .sections_generated
                         .fetch_add(1, Ordering::Relaxed);
                     self.failures_in_a_row = 0;
+                    self.archive(&section, SectionOrigin::Primary);
                     self.remember(section.clone());
                     let prepared = Box::new(PreparedSection::new(
                         section,

@@ -1,0 +1,281 @@
+//! MIDI ports through midir (ALSA, CoreMIDI, WinMM). midir sends at once, without timestamps,
+//! so a clock thread renders a few milliseconds ahead and sends each event when its time
+//! comes, sleeping most of the wait and spinning the last fraction of a millisecond; the lateness
+//! of every send is measured and reported.
+
+use super::{midi_bytes, Band, Control, PlayArgs, Running};
+use anyhow::{anyhow, Result};
+use infinite_jazz_engine::sequencer::{Clock, MidiEvent};
+use infinite_jazz_engine::worker::SectionWorker;
+use midir::{MidiOutput, MidiOutputConnection};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The clock's own sample rate: events are placed on a 48 kHz grid.
+const RATE: f64 = 48_000.0;
+/// Rendered per step of the clock: 1 ms.
+const BLOCK: usize = 48;
+/// How far ahead of time the clock renders.
+const LOOKAHEAD: Duration = Duration::from_millis(5);
+/// The last part of a wait is spun rather than slept, for precision.
+const SPIN: Duration = Duration::from_micros(300);
+
+fn open_output(name: &str) -> Result<MidiOutput> {
+    MidiOutput::new(name).map_err(|e| {
+        anyhow!("MIDI output is not available here ({e}); on Linux it needs ALSA's sequencer (/dev/snd/seq). Try --backend jack or synth")
+    })
+}
+
+pub fn list_ports(name: &str) -> Result<()> {
+    let out = open_output(name)?;
+    let ports = out.ports();
+    if ports.is_empty() {
+        println!("no MIDI output ports");
+    }
+    for (i, port) in ports.iter().enumerate() {
+        println!(
+            "{i}: {}",
+            out.port_name(port).unwrap_or_else(|_| "(unnamed)".into())
+        );
+    }
+    Ok(())
+}
+
+fn connect(out: MidiOutput, args: &PlayArgs, virtual_port: bool) -> Result<MidiOutputConnection> {
+    if virtual_port {
+        #[cfg(unix)]
+        {
+            use midir::os::unix::VirtualOutput;
+            return out
+                .create_virtual(&args.client_name)
+                .map_err(|e| anyhow!("cannot create a virtual MIDI port: {e}"));
+        }
+        #[cfg(not(unix))]
+        return Err(anyhow!("virtual MIDI ports need ALSA or CoreMIDI"));
+    }
+    let ports = out.ports();
+    let names: Vec<String> = ports
+        .iter()
+        .map(|p| out.port_name(p).unwrap_or_default())
+        .collect();
+    let wanted = args
+        .port
+        .as_deref()
+        .ok_or_else(|| anyhow!("choose a port with --port NAME-OR-INDEX (see --list-ports)"))?;
+    let index = wanted
+        .parse::<usize>()
+        .ok()
+        .filter(|i| *i < ports.len())
+        .or_else(|| {
+            names
+                .iter()
+                .position(|n| n.to_lowercase().contains(&wanted.to_lowercase()))
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "no MIDI output port matches {wanted:?}; available: {}",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        })?;
+    out.connect(&ports[index], &args.client_name)
+        .map_err(|e| anyhow!("cannot open {}: {e}", names[index]))
+}
+
+struct PortRunning {
+    thread: JoinHandle<Vec<Duration>>,
+}
+
+impl Running for PortRunning {
+    fn finish(self: Box<Self>) -> Result<String> {
+        let mut late = self
+            .thread
+            .join()
+            .map_err(|_| anyhow!("the MIDI clock thread failed"))?;
+        Ok(jitter_report(&mut late))
+    }
+}
+
+/// Mean, 99th percentile and worst lateness of the sends.
+pub fn jitter_report(late: &mut [Duration]) -> String {
+    if late.is_empty() {
+        return "MIDI port: no events sent".into();
+    }
+    late.sort();
+    let mean = late.iter().sum::<Duration>() / late.len() as u32;
+    let p99 = late[(late.len() * 99 / 100).min(late.len() - 1)];
+    let max = late[late.len() - 1];
+    format!(
+        "MIDI port: {} events, lateness mean {} µs, 99% under {} µs, worst {} µs",
+        late.len(),
+        mean.as_micros(),
+        p99.as_micros(),
+        max.as_micros()
+    )
+}
+
+fn wait_until(due: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= due {
+            return;
+        }
+        let left = due - now;
+        if left > SPIN {
+            std::thread::sleep(left - SPIN);
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The clock loop: renders ahead, sends each event at its time through `send`, stops on
+/// `control.stop` or the bar limit after releasing every note. Returns each send's lateness.
+pub fn run_clock(
+    sequencer: &mut infinite_jazz_engine::sequencer::Sequencer,
+    live: &infinite_jazz_engine::sequencer::LiveSettings,
+    bps: f64,
+    control: &Control,
+    limit_beats: Option<f64>,
+    mut send_bytes: impl FnMut(&[u8]),
+) -> Vec<Duration> {
+    let start = Instant::now();
+    let mut rendered = 0usize;
+    let mut pending: Vec<(usize, MidiEvent)> = Vec::with_capacity(1024);
+    let mut late = Vec::new();
+    let mut send = |event: &MidiEvent, due: Instant, late: &mut Vec<Duration>| {
+        wait_until(due);
+        send_bytes(&midi_bytes(event));
+        late.push(Instant::now().saturating_duration_since(due));
+    };
+    loop {
+        let beat = rendered as f64 * bps;
+        let stopping =
+            control.stop.load(Ordering::Relaxed) || limit_beats.is_some_and(|limit| beat >= limit);
+        if stopping {
+            // What is already scheduled goes out on time, then every note is released.
+            for (at, event) in pending.drain(..) {
+                send(
+                    &event,
+                    start + Duration::from_secs_f64(at as f64 / RATE),
+                    &mut late,
+                );
+            }
+            let mut releases = Vec::new();
+            sequencer.process(Clock::Stopped, BLOCK, live, |event| releases.push(event));
+            for event in &releases {
+                send(event, Instant::now(), &mut late);
+            }
+            control.done.store(true, Ordering::SeqCst);
+            return late;
+        }
+        let horizon = ((start.elapsed() + LOOKAHEAD).as_secs_f64() * RATE) as usize;
+        while rendered < horizon {
+            let at = rendered;
+            sequencer.process(
+                Clock::Rolling {
+                    start_beat: at as f64 * bps,
+                    beats_per_sample: bps,
+                },
+                BLOCK,
+                live,
+                |event| pending.push((at + event.sample() as usize, event)),
+            );
+            rendered += BLOCK;
+        }
+        // Send what is due within the next millisecond, each at its time.
+        let now_frames = (start.elapsed().as_secs_f64() * RATE) as usize;
+        let mut sent = 0;
+        for (at, event) in pending.iter() {
+            if *at > now_frames + BLOCK {
+                break;
+            }
+            send(
+                event,
+                start + Duration::from_secs_f64(*at as f64 / RATE),
+                &mut late,
+            );
+            sent += 1;
+        }
+        pending.drain(..sent);
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+pub fn start(
+    band: Band,
+    args: &PlayArgs,
+    virtual_port: bool,
+    control: Arc<Control>,
+    limit_beats: Option<f64>,
+) -> Result<(SectionWorker, Box<dyn Running>)> {
+    let out = open_output(&args.client_name)?;
+    let mut connection = connect(out, args, virtual_port)?;
+    control.started.store(true, Ordering::SeqCst);
+    let Band {
+        mut sequencer,
+        live,
+        config,
+        worker,
+        ..
+    } = band;
+    let bps = config.tempo_bpm() / 60.0 / RATE;
+    let thread = std::thread::Builder::new()
+        .name("infinite-jazz-midi-clock".into())
+        .spawn(move || {
+            run_clock(&mut sequencer, &live, bps, &control, limit_beats, |bytes| {
+                let _ = connection.send(bytes);
+            })
+        })?;
+    eprintln!(
+        "playing on a MIDI port ({})",
+        if virtual_port { "virtual" } else { "hardware" }
+    );
+    Ok((worker, Box::new(PortRunning { thread })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infinite_jazz_engine::sequencer::{LiveSettings, Sequencer, SequencerStats};
+    use infinite_jazz_engine::worker::{reserve_section, section_queues, WorkerSettings};
+
+    /// The clock thread's own precision, with a sink instead of a port (these machines have no
+    /// ALSA). Prints the lateness; asserts only what must hold: every note released, in order.
+    #[test]
+    fn the_clock_sends_every_event_and_releases_every_note() {
+        let settings = WorkerSettings {
+            config: infinite_jazz_engine::timing::RuntimeConfig::default(),
+            depth: 4,
+            composer: Default::default(),
+        };
+        let (_worker_queues, queues) = section_queues();
+        let stats = std::sync::Arc::new(SequencerStats::default());
+        let mut sequencer = Sequencer::new(queues, stats, reserve_section(&settings));
+        let control = Control::default();
+        let mut sent: Vec<[u8; 3]> = Vec::new();
+        let bps = 240.0 / 60.0 / RATE;
+        let mut late = run_clock(
+            &mut sequencer,
+            &LiveSettings::default(),
+            bps,
+            &control,
+            Some(8.0),
+            |b| {
+                sent.push([b[0], b[1], b[2]]);
+            },
+        );
+        eprintln!("{}", jitter_report(&mut late));
+        assert!(control.done.load(Ordering::SeqCst));
+        let ons = sent.iter().filter(|b| b[0] & 0xF0 == 0x90).count();
+        let offs = sent.iter().filter(|b| b[0] & 0xF0 == 0x80).count();
+        assert!(ons > 40);
+        assert_eq!(ons, offs, "every note released");
+        assert_eq!(late.len(), sent.len());
+    }
+}

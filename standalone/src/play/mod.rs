@@ -1,0 +1,345 @@
+//! `infinite-jazz play`: the band on its own clock, into JACK, a MIDI port, or the built-in
+//! synth, until Ctrl+C or `--bars N`.
+
+mod jack_out;
+mod midi_port;
+mod synth_out;
+
+use crate::options::{GenerationArgs, LlmArgs};
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, ValueEnum};
+use crossbeam_channel::Receiver;
+use infinite_jazz_engine::midi_file::write_smf;
+use infinite_jazz_engine::section::{Instrument, Section};
+use infinite_jazz_engine::sequencer::prepared::SectionOrigin;
+use infinite_jazz_engine::sequencer::{Clock, LiveSettings, MidiEvent, Sequencer, SequencerStats};
+use infinite_jazz_engine::take::{write_take, TakeInfo};
+use infinite_jazz_engine::timing::RuntimeConfig;
+use infinite_jazz_engine::tracker::write_document;
+use infinite_jazz_engine::worker::{
+    reserve_section, section_queues, ArchivedSection, SectionSource, SectionWorker, WorkerCommand,
+    WorkerSettings, MAX_DEPTH,
+};
+use infinite_jazz_llm::source::SharedStats;
+use infinite_jazz_llm::ModelSource;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputBackend {
+    /// The built-in General MIDI SoundFont synth on the default audio device.
+    Synth,
+    /// A JACK MIDI output port (frame-accurate).
+    Jack,
+    /// A hardware MIDI output port (ALSA, CoreMIDI, WinMM).
+    Hardware,
+    /// A virtual MIDI output port a DAW can record from (ALSA, CoreMIDI).
+    Virtual,
+}
+
+#[derive(Args, Debug)]
+pub struct PlayArgs {
+    /// Where the MIDI goes (default: the built-in synth).
+    #[arg(long, value_enum)]
+    pub backend: Option<OutputBackend>,
+    /// Hardware MIDI port: its index or part of its name (see --list-ports).
+    #[arg(long)]
+    pub port: Option<String>,
+    /// List the MIDI output ports and exit.
+    #[arg(long)]
+    pub list_ports: bool,
+    /// JACK port(s) to connect the output to on start, e.g. "fluidsynth:midi_00".
+    #[arg(long)]
+    pub connect: Vec<String>,
+    /// Name of the JACK client or MIDI port.
+    #[arg(long, default_value = "infinite-jazz")]
+    pub client_name: String,
+    /// SoundFont for the synth backend (default: the system's General MIDI font).
+    #[arg(long)]
+    pub soundfont: Option<PathBuf>,
+    /// Stop after this many bars (default: play until Ctrl+C).
+    #[arg(long)]
+    pub bars: Option<usize>,
+    /// Sections kept ready ahead of the playhead (1-16).
+    #[arg(long, default_value_t = 4)]
+    pub buffer: usize,
+    /// Instruments to mute: bass, drums, piano, sax (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub mute: Vec<String>,
+    /// Save what was played: each section's tracker text, the whole take, and a MIDI file.
+    #[arg(long)]
+    pub save_output: bool,
+    /// Folder for --save-output (default: ./infinite-jazz-session).
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub generation: GenerationArgs,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+}
+
+/// The engine running for a session: the worker thread and the sequencer the output drives.
+pub struct Band {
+    pub sequencer: Sequencer,
+    pub live: LiveSettings,
+    pub config: RuntimeConfig,
+    pub stats: Arc<SequencerStats>,
+    pub worker: SectionWorker,
+    pub llm_stats: Option<SharedStats>,
+    pub archive: Receiver<ArchivedSection>,
+    pub model_name: String,
+}
+
+fn instrument_by_name(name: &str) -> Option<Instrument> {
+    Instrument::ALL
+        .into_iter()
+        .find(|i| i.header().eq_ignore_ascii_case(name.trim()))
+}
+
+fn start_band(args: &PlayArgs) -> Result<Band> {
+    let config = args.generation.config()?;
+    let composer = args.generation.composer_settings()?;
+    if !(1..=MAX_DEPTH).contains(&args.buffer) {
+        return Err(anyhow!("--buffer must be between 1 and {MAX_DEPTH}"));
+    }
+    let mut live = LiveSettings {
+        swing: config.swing(),
+        ..LiveSettings::default()
+    };
+    for instrument in Instrument::ALL {
+        live.channels[instrument.index()] = config.channel(instrument);
+    }
+    for name in &args.mute {
+        let i = instrument_by_name(name).ok_or_else(|| {
+            anyhow!("unknown instrument {name:?} in --mute (bass, drums, piano, sax)")
+        })?;
+        live.muted[i.index()] = true;
+    }
+    let settings = WorkerSettings {
+        config: config.clone(),
+        depth: args.buffer,
+        composer: composer.clone(),
+    };
+    let llm = args.llm.settings(composer.seed)?;
+    let mut llm_stats = None;
+    let mut model_name = "builtin".to_string();
+    let source: Option<Box<dyn SectionSource>> = match llm {
+        Some(s) => {
+            model_name = s.model.clone();
+            let source = ModelSource::new(s)?;
+            llm_stats = Some(source.stats());
+            Some(Box::new(match &composer.progression {
+                Some(p) => source.with_progression(p.clone()),
+                None => source,
+            }))
+        }
+        None => None,
+    };
+    let (worker_queues, queues) = section_queues();
+    let stats = Arc::new(SequencerStats::default());
+    let sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
+    let reader = settings.clone();
+    let worker = SectionWorker::spawn_with_source(
+        worker_queues,
+        stats.clone(),
+        Box::new(move || reader.clone()),
+        source,
+    )?;
+    let (archive_tx, archive) = crossbeam_channel::unbounded();
+    worker.send(WorkerCommand::Archive(archive_tx));
+    // With the built-in composer the first sections are ready in milliseconds; with a model
+    // the fallback plays until its answers arrive.
+    let deadline = Instant::now() + Duration::from_millis(300);
+    while worker.status().queued.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(Band {
+        sequencer,
+        live,
+        config,
+        stats,
+        worker,
+        llm_stats,
+        archive,
+        model_name,
+    })
+}
+
+/// MIDI bytes of an event.
+pub fn midi_bytes(event: &MidiEvent) -> [u8; 3] {
+    match *event {
+        MidiEvent::NoteOn {
+            channel,
+            key,
+            velocity,
+            ..
+        } => [0x90 | (channel & 0x0F), key & 0x7F, velocity & 0x7F],
+        MidiEvent::NoteOff { channel, key, .. } => [0x80 | (channel & 0x0F), key & 0x7F, 64],
+        MidiEvent::AllNotesOff { channel, .. } => [0xB0 | (channel & 0x0F), 123, 0],
+    }
+}
+
+/// Shared between the output and the main thread.
+#[derive(Default)]
+pub struct Control {
+    /// Set once the output is wired up (JACK connections made): the music starts then, so
+    /// its first notes reach the connected ports.
+    pub started: AtomicBool,
+    /// Ctrl+C or the bar limit: the output releases every note and stops.
+    pub stop: AtomicBool,
+    /// The output has sent its last events.
+    pub done: AtomicBool,
+}
+
+impl Control {
+    /// Whether a block starting at `beat` should stop the music: asked to, or past the limit.
+    pub fn stopping_at(&self, beat: f64, limit_beats: Option<f64>) -> bool {
+        self.stop.load(Ordering::Relaxed) || limit_beats.is_some_and(|limit| beat >= limit)
+    }
+
+    /// The sequencer's clock for a block starting at `beat`.
+    pub fn clock(&self, beat: f64, beats_per_sample: f64, limit_beats: Option<f64>) -> Clock {
+        if self.stopping_at(beat, limit_beats) {
+            Clock::Stopped
+        } else {
+            Clock::Rolling {
+                start_beat: beat,
+                beats_per_sample,
+            }
+        }
+    }
+}
+
+/// The status line, refreshed in place on a terminal.
+fn status_line(
+    band_stats: &SequencerStats,
+    worker: &SectionWorker,
+    llm: Option<&SharedStats>,
+) -> String {
+    let beat = band_stats.position_beats().max(0.0);
+    let bar = (beat / 4.0).floor() as u64 + 1;
+    let beat_in_bar = (beat % 4.0).floor() as u64 + 1;
+    let status = worker.status();
+    let source = match band_stats.playing_origin.load(Ordering::Relaxed) {
+        0 => "model/primary",
+        1 => "built-in (fallback)",
+        2 => "reserve",
+        _ => "-",
+    };
+    let mut line = format!(
+        "bar {bar:>4} beat {beat_in_bar} | ahead {}/{} | playing {source} | underruns {}",
+        status.queued.load(Ordering::Relaxed),
+        status.depth.load(Ordering::Relaxed),
+        band_stats.underruns.load(Ordering::Relaxed),
+    );
+    if let Some(llm) = llm.and_then(|s| s.lock().ok().map(|s| s.clone())) {
+        if let Some(ms) = llm.last_latency_ms {
+            line.push_str(&format!(" | model {ms} ms"));
+        }
+        if let Some(e) = llm.last_error {
+            line.push_str(&format!(" | {e}"));
+        }
+    }
+    line
+}
+
+pub fn run(args: &PlayArgs) -> Result<()> {
+    let backend = args.backend.unwrap_or(OutputBackend::Synth);
+    if args.list_ports {
+        return midi_port::list_ports(&args.client_name);
+    }
+    let control = Arc::new(Control::default());
+    {
+        let control = control.clone();
+        ctrlc::set_handler(move || control.stop.store(true, Ordering::SeqCst))
+            .context("cannot install the Ctrl+C handler")?;
+    }
+    let band = start_band(args)?;
+    let stats = band.stats.clone();
+    let llm_stats = band.llm_stats.clone();
+    let archive = band.archive.clone();
+    let config = band.config.clone();
+    let model_name = band.model_name.clone();
+    let limit_beats = args.bars.map(|b| b as f64 * 4.0);
+    let worker_and_runner = match backend {
+        OutputBackend::Jack => jack_out::start(band, args, control.clone(), limit_beats)?,
+        OutputBackend::Hardware | OutputBackend::Virtual => midi_port::start(
+            band,
+            args,
+            backend == OutputBackend::Virtual,
+            control.clone(),
+            limit_beats,
+        )?,
+        OutputBackend::Synth => synth_out::start(band, args, control.clone(), limit_beats)?,
+    };
+    let (worker, running) = worker_and_runner;
+    let terminal = std::io::stderr().is_terminal();
+    while !control.done.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        if terminal {
+            eprint!(
+                "\r{:<100}",
+                status_line(&stats, &worker, llm_stats.as_ref())
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if terminal {
+        eprintln!();
+    }
+    let report = running.finish()?;
+    eprintln!("{report}");
+    let underruns = stats.underruns.load(Ordering::Relaxed);
+    eprintln!(
+        "played {} sections from the source, {underruns} fallback sections",
+        stats.sections_played.load(Ordering::Relaxed)
+    );
+    drop(worker);
+    if args.save_output {
+        let sections: Vec<(Section, SectionOrigin)> =
+            archive.try_iter().map(|a| (a.section, a.origin)).collect();
+        save_session(args, &config, &model_name, &sections)?;
+    }
+    Ok(())
+}
+
+fn save_session(
+    args: &PlayArgs,
+    config: &RuntimeConfig,
+    model: &str,
+    sections: &[(Section, SectionOrigin)],
+) -> Result<()> {
+    let dir = args
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("infinite-jazz-session"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut info = TakeInfo::from_config(config);
+    info.seed = Some(args.generation.seed);
+    info.model = model.to_string();
+    info.prompt = args.llm.prompt.clone().unwrap_or_default();
+    for (i, (section, origin)) in sections.iter().enumerate() {
+        let mut meta = info.metadata();
+        let source = match origin {
+            SectionOrigin::Primary if model != "builtin" => "model",
+            _ => "builtin",
+        };
+        meta.push(("source".into(), source.into()));
+        let path = dir.join(format!("section_{:03}.txt", i + 1));
+        std::fs::write(&path, write_document(&meta, std::slice::from_ref(section)))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let all: Vec<Section> = sections.iter().map(|(s, _)| s.clone()).collect();
+    std::fs::write(dir.join("take.txt"), write_take(&info, &all))?;
+    std::fs::write(dir.join("take.mid"), write_smf(&all, config)?)?;
+    eprintln!("saved {} sections in {}", sections.len(), dir.display());
+    Ok(())
+}
+
+/// A running output: `finish` waits for it to end and says how it went.
+pub trait Running {
+    fn finish(self: Box<Self>) -> Result<String>;
+}

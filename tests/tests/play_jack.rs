@@ -1,0 +1,280 @@
+//! `infinite-jazz play --backend jack` end to end: a JACK server with its dummy driver, the
+//! standalone as a client, and a capture client here that records every MIDI event with its
+//! absolute frame. Note-ons must sit on the swung grid to the frame, and Ctrl+C must leave no
+//! note sounding.
+
+use integration_tests::binary;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SAMPLE_RATE: f64 = 48_000.0;
+const SWING: f64 = 0.62;
+
+/// A JACK server of our own (its own name, so it never meets a user's), killed on drop.
+struct JackServer {
+    child: Child,
+    name: String,
+}
+
+impl JackServer {
+    fn start(tag: &str) -> JackServer {
+        let name = format!("ij-test-{tag}-{}", std::process::id());
+        let child = Command::new("jackd")
+            .args([
+                "-n",
+                &name,
+                "--no-realtime",
+                "-d",
+                "dummy",
+                "-r",
+                "48000",
+                "-p",
+                "256",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("jackd runs (cargo xtask test installs jackd2)");
+        let server = JackServer { child, name };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if server.client("probe").is_ok() {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "the JACK server did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn client(&self, name: &str) -> Result<jack::Client, jack::Error> {
+        // The server name travels in the environment, for our clients and the child's.
+        std::env::set_var("JACK_DEFAULT_SERVER", &self.name);
+        jack::Client::new(name, jack::ClientOptions::NO_START_SERVER).map(|(c, _)| c)
+    }
+}
+
+impl Drop for JackServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Captured = Arc<Mutex<Vec<(u64, [u8; 3])>>>;
+
+/// A client with one MIDI input, `capture:in`, recording (absolute frame, bytes).
+fn capture(server: &JackServer) -> (impl Drop, Captured) {
+    let client = server.client("capture").expect("capture client");
+    let port = client
+        .register_port("in", jack::MidiIn::default())
+        .expect("port");
+    let events: Captured = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let handler = jack::contrib::ClosureProcessHandler::new(
+        move |_: &jack::Client, ps: &jack::ProcessScope| {
+            let cycle = u64::from(ps.last_frame_time());
+            if let Ok(mut sink) = sink.lock() {
+                for e in port.iter(ps) {
+                    let mut bytes = [0u8; 3];
+                    for (i, b) in e.bytes.iter().take(3).enumerate() {
+                        bytes[i] = *b;
+                    }
+                    sink.push((cycle + u64::from(e.time), bytes));
+                }
+            }
+            jack::Control::Continue
+        },
+    );
+    let active = client.activate_async((), handler).expect("activate");
+    (ActiveGuard(Some(active)), events)
+}
+
+struct ActiveGuard<N, P>(Option<jack::AsyncClient<N, P>>);
+impl<N, P> Drop for ActiveGuard<N, P> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            let _ = c.deactivate();
+        }
+    }
+}
+
+fn play(server: &JackServer, extra: &[&str]) -> Child {
+    Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .env("JACK_DEFAULT_SERVER", &server.name)
+        .env(
+            "XDG_CONFIG_HOME",
+            integration_tests::target_dir().join("no-user-config"),
+        )
+        .args([
+            "play",
+            "--backend",
+            "jack",
+            "--client-name",
+            "ij",
+            "--connect",
+            "capture:in",
+            "--seed",
+            "5",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("standalone runs")
+}
+
+fn wait_for(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the standalone did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every note-on has a note-off on its channel and key, in order.
+fn assert_balanced(events: &[(u64, [u8; 3])]) {
+    let mut sounding = [[false; 128]; 16];
+    for (frame, b) in events {
+        let (kind, ch, key) = (
+            b[0] & 0xF0,
+            usize::from(b[0] & 0x0F),
+            usize::from(b[1] & 0x7F),
+        );
+        match kind {
+            0x90 if b[2] > 0 => {
+                assert!(!sounding[ch][key], "double note-on at frame {frame}");
+                sounding[ch][key] = true;
+            }
+            0x80 | 0x90 => {
+                assert!(
+                    sounding[ch][key],
+                    "note-off without note-on at frame {frame}"
+                );
+                sounding[ch][key] = false;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        sounding.iter().flatten().filter(|s| **s).count(),
+        0,
+        "notes left sounding"
+    );
+}
+
+#[test]
+fn jack_output_is_frame_accurate_and_ctrl_c_leaves_no_stuck_note() {
+    let server = JackServer::start("play");
+    let (_capture, events) = capture(&server);
+
+    // Six bars at 200 BPM, then the standalone stops by itself.
+    let mut child = play(&server, &["--bars", "6", "--tempo", "200"]);
+    let status = wait_for(&mut child, Duration::from_secs(30));
+    let stderr = std::io::read_to_string(child.stderr.take().expect("stderr")).unwrap_or_default();
+    assert!(status.success(), "{stderr}");
+    std::thread::sleep(Duration::from_millis(200));
+    let captured = events.lock().expect("events").clone();
+    let ons: Vec<u64> = captured
+        .iter()
+        .filter(|(_, b)| b[0] & 0xF0 == 0x90 && b[2] > 0)
+        .map(|(f, _)| *f)
+        .collect();
+    assert!(ons.len() > 100, "{} note-ons", ons.len());
+    // Beat 0 is the first note-on (the bass and the ride always play on the downbeat).
+    let t0 = ons[0];
+    let bps = 200.0 / 60.0 / SAMPLE_RATE;
+    for f in &ons {
+        let beat = (f - t0) as f64 * bps;
+        let k = beat.floor();
+        let on_grid = [k - 1.0, k, k + 1.0].iter().any(|base| {
+            [0.0, SWING / 2.0, SWING, SWING + (1.0 - SWING) / 2.0]
+                .iter()
+                .map(|o| base + o)
+                .any(|g| g > beat - bps + 1e-9 && g <= beat + 1e-9)
+        });
+        assert!(
+            on_grid,
+            "note-on at frame {} (beat {beat:.6}) is off the grid",
+            f - t0
+        );
+    }
+    let last_on_beat = (ons[ons.len() - 1] - t0) as f64 * bps;
+    assert!(
+        last_on_beat < 24.0 + 0.5,
+        "--bars 6 stops after six bars ({last_on_beat})"
+    );
+    assert_balanced(&captured);
+
+    // Ctrl+C in the middle of the music.
+    events.lock().expect("events").clear();
+    let mut child = play(&server, &["--tempo", "150"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = wait_for(&mut child, Duration::from_secs(10));
+    let stderr = std::io::read_to_string(child.stderr.take().expect("stderr")).unwrap_or_default();
+    assert!(status.success(), "Ctrl+C is a clean exit: {stderr}");
+    std::thread::sleep(Duration::from_millis(200));
+    let captured = events.lock().expect("events").clone();
+    assert!(captured.iter().filter(|(_, b)| b[0] & 0xF0 == 0x90).count() > 20);
+    assert_balanced(&captured);
+    assert!(
+        captured
+            .iter()
+            .any(|(_, b)| b[0] & 0xF0 == 0xB0 && b[1] == 123),
+        "all-notes-off on the used channels"
+    );
+}
+
+#[test]
+fn a_missing_jack_server_or_midi_port_is_a_clear_error() {
+    let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .env("JACK_DEFAULT_SERVER", "ij-no-such-server")
+        .args(["play", "--backend", "jack", "--bars", "1"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach a JACK server"));
+    let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .args([
+            "play",
+            "--backend",
+            "hardware",
+            "--port",
+            "no-such-port",
+            "--bars",
+            "1",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Without ALSA (as in these containers) the message says so; with it, it lists the ports.
+    assert!(
+        stderr.contains("MIDI output is not available here")
+            || stderr.contains("no MIDI output port matches"),
+        "{stderr}"
+    );
+    let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .args(["play", "--list-ports"])
+        .output()
+        .expect("runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(
+        text.contains("MIDI output is not available") || out.status.success(),
+        "{text}"
+    );
+}
