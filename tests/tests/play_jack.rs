@@ -186,7 +186,7 @@ fn jack_output_is_frame_accurate_and_ctrl_c_leaves_no_stuck_note() {
         .filter(|(_, b)| b[0] & 0xF0 == 0x90 && b[2] > 0)
         .map(|(f, _)| *f)
         .collect();
-    assert!(ons.len() > 100, "{} note-ons", ons.len());
+    assert!(ons.len() > 60, "{} note-ons", ons.len());
     // Beat 0 is the first note-on (the bass and the ride always play on the downbeat).
     let t0 = ons[0];
     let bps = 200.0 / 60.0 / SAMPLE_RATE;

@@ -24,9 +24,19 @@ const BUILD_PACKAGES: &[&str] = &[
 ];
 
 /// What the tests need besides: a Python with `mido` reads our MIDI files as a second opinion,
-/// a JACK server (run with its dummy driver) for the JACK end-to-end test, and a small General
-/// MIDI SoundFont for the synth tests.
-const TEST_PACKAGES: &[&str] = &["python3", "python3-mido", "jackd2", "timgm6mb-soundfont"];
+/// a JACK server (run with its dummy driver) for the JACK end-to-end test, a small General
+/// MIDI SoundFont for the synth tests, and what the editor's smoke test runs on.
+const TEST_PACKAGES: &[&str] = &[
+    "python3",
+    "python3-mido",
+    "jackd2",
+    "timgm6mb-soundfont",
+    // The editor's smoke test: a headless X server, software OpenGL, and a screenshot tool.
+    "xvfb",
+    "xauth",
+    "libgl1-mesa-dri",
+    "imagemagick",
+];
 
 /// The plugin packages `cargo xtask bundle` turns into bundles.
 const PLUGIN_PACKAGES: &[&str] = &["infinite-jazz", "infini-loop"];

@@ -128,7 +128,14 @@ pub struct WorkerStatus {
     pub last_latency_ms: AtomicU64,
     pub last_error: Mutex<Option<String>>,
     pub source_name: Mutex<String>,
+    /// The sections waiting in the ready queue, next first (for the editor's piano roll).
+    pub upcoming: Mutex<Vec<Section>>,
+    /// The last [`HISTORY_KEPT`] sections handed out, oldest first (for exports).
+    pub history: Mutex<VecDeque<ArchivedSection>>,
 }
+
+/// Sections kept in [`WorkerStatus::history`]: an hour and more of 2-bar sections.
+pub const HISTORY_KEPT: usize = 2048;
 
 /// The worker's ends of the queues.
 pub struct WorkerQueues {
@@ -165,6 +172,8 @@ pub struct SectionWorker {
     commands: Sender<WorkerCommand>,
     handle: Option<JoinHandle<()>>,
     status: Arc<WorkerStatus>,
+    /// The stop signal: the command channel may have other senders (an editor).
+    stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SectionWorker {
@@ -188,6 +197,8 @@ impl SectionWorker {
         let (commands, receiver) = crossbeam_channel::unbounded();
         let status = Arc::new(WorkerStatus::default());
         let thread_status = status.clone();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread_stop = stop.clone();
         let handle = std::thread::Builder::new()
             .name("infinite-jazz-sections".to_string())
             .spawn(move || {
@@ -195,12 +206,13 @@ impl SectionWorker {
                 if let Some(source) = source {
                     worker.replace_source(source, false);
                 }
-                worker.run(receiver);
+                worker.run(receiver, &thread_stop);
             })?;
         Ok(SectionWorker {
             commands,
             handle: Some(handle),
             status,
+            stop,
         })
     }
 
@@ -212,11 +224,17 @@ impl SectionWorker {
     pub fn status(&self) -> &Arc<WorkerStatus> {
         &self.status
     }
+
+    /// A sender for commands from elsewhere (an editor); the worker stops when this handle
+    /// drops, whatever senders remain.
+    pub fn commands(&self) -> Sender<WorkerCommand> {
+        self.commands.clone()
+    }
 }
 
 impl Drop for SectionWorker {
     fn drop(&mut self) {
-        // Closing the channel is the stop signal.
+        self.stop.store(true, Ordering::SeqCst);
         let (dead, _) = crossbeam_channel::bounded(0);
         self.commands = dead;
         if let Some(handle) = self.handle.take() {
@@ -321,8 +339,10 @@ struct WorkerLoop {
     in_flight: bool,
     fallback: BuiltinComposer,
     composer_settings: ComposerSettings,
-    /// Generations of the sections pushed and not yet taken, oldest first.
-    in_queue: VecDeque<u32>,
+    /// Generations and music of the sections pushed and not yet taken, oldest first.
+    in_queue: VecDeque<(u32, Section)>,
+    /// Whether `in_queue` changed since it was last published.
+    queue_changed: bool,
     pushed: u64,
     recent: VecDeque<Section>,
     retry_at: Option<Instant>,
@@ -356,6 +376,7 @@ impl WorkerLoop {
             fallback: fallback_composer(&composer_settings),
             composer_settings,
             in_queue: VecDeque::new(),
+            queue_changed: false,
             pushed: 0,
             recent: VecDeque::new(),
             retry_at: None,
@@ -367,6 +388,15 @@ impl WorkerLoop {
     }
 
     fn archive(&mut self, section: &Section, origin: SectionOrigin) {
+        if let Ok(mut history) = self.status.history.lock() {
+            history.push_back(ArchivedSection {
+                section: section.clone(),
+                origin,
+            });
+            while history.len() > HISTORY_KEPT {
+                history.pop_front();
+            }
+        }
         if let Some(tx) = &self.archive {
             let sent = tx.send(ArchivedSection {
                 section: section.clone(),
@@ -386,8 +416,8 @@ impl WorkerLoop {
         self.failures_in_a_row = 0;
     }
 
-    fn run(mut self, commands: Receiver<WorkerCommand>) {
-        loop {
+    fn run(mut self, commands: Receiver<WorkerCommand>, stop: &std::sync::atomic::AtomicBool) {
+        while !stop.load(Ordering::SeqCst) {
             self.free_returned();
             let settings = (self.settings)();
             if settings.composer != self.composer_settings {
@@ -407,6 +437,7 @@ impl WorkerLoop {
                 Ok(WorkerCommand::Regenerate) => {
                     self.stats.generation.fetch_add(1, Ordering::Relaxed);
                     self.recent.clear();
+                    self.queue_changed = true;
                 }
                 Ok(WorkerCommand::SetSource(source)) => self.replace_source(source, false),
                 Ok(WorkerCommand::Archive(tx)) => self.archive = Some(tx),
@@ -423,6 +454,19 @@ impl WorkerLoop {
 
     fn publish(&mut self, settings: &WorkerSettings) {
         let queued = self.current_queued();
+        if self.queue_changed {
+            self.queue_changed = false;
+            let generation = self.stats.generation.load(Ordering::Relaxed);
+            let upcoming: Vec<Section> = self
+                .in_queue
+                .iter()
+                .filter(|(g, _)| *g >= generation)
+                .map(|(_, s)| s.clone())
+                .collect();
+            if let Ok(mut u) = self.status.upcoming.lock() {
+                *u = upcoming;
+            }
+        }
         self.status.queued.store(queued, Ordering::Relaxed);
         self.status
             .depth
@@ -481,9 +525,13 @@ impl WorkerLoop {
         let waiting = self.pushed.saturating_sub(taken) as usize;
         while self.in_queue.len() > waiting {
             self.in_queue.pop_front();
+            self.queue_changed = true;
         }
         let generation = self.stats.generation.load(Ordering::Relaxed);
-        self.in_queue.iter().filter(|g| **g >= generation).count()
+        self.in_queue
+            .iter()
+            .filter(|(g, _)| *g >= generation)
+            .count()
     }
 
     fn request_more(&mut self, settings: &WorkerSettings) {
@@ -523,6 +571,7 @@ impl WorkerLoop {
                     self.failures_in_a_row = 0;
                     self.archive(&section, SectionOrigin::Primary);
                     self.remember(section.clone());
+                    let section_copy = section.clone();
                     let prepared = Box::new(PreparedSection::new(
                         section,
                         SectionOrigin::Primary,
@@ -530,7 +579,8 @@ impl WorkerLoop {
                     ));
                     if self.queues.ready.push(prepared).is_ok() {
                         self.pushed += 1;
-                        self.in_queue.push_back(done.generation);
+                        self.in_queue.push_back((done.generation, section_copy));
+                        self.queue_changed = true;
                     }
                 }
                 Err(e) => {

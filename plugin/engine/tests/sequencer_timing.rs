@@ -62,8 +62,10 @@ impl Rig {
             SectionOrigin::Reserve,
             0,
         ));
+        // An editor listens: publishing the piano roll must not allocate either.
+        let (roll, _view) = triple_buffer::triple_buffer(&Default::default());
         Rig {
-            sequencer: Sequencer::new(queues, stats.clone(), reserve),
+            sequencer: Sequencer::new(queues, stats.clone(), reserve).with_roll(roll),
             worker,
             stats,
             sections: Vec::new(),

@@ -2,6 +2,8 @@
 //! the section worker and the audio-thread [`Sequencer`].
 
 mod clock;
+pub mod editor;
+pub mod link;
 mod params;
 
 pub use clock::{HostTime, ProcessCore, TransportClock};
@@ -15,6 +17,7 @@ use std::sync::Arc;
 
 pub struct InfiniteJazz {
     params: Arc<InfiniteJazzParams>,
+    link: Arc<link::EditorLink>,
     stats: Arc<SequencerStats>,
     /// The model's call statistics when a model is configured.
     llm_stats: Option<infinite_jazz_llm::source::SharedStats>,
@@ -25,9 +28,11 @@ pub struct InfiniteJazz {
 
 impl Default for InfiniteJazz {
     fn default() -> Self {
+        let stats = Arc::new(SequencerStats::default());
         InfiniteJazz {
             params: Arc::new(InfiniteJazzParams::default()),
-            stats: Arc::new(SequencerStats::default()),
+            link: Arc::new(link::EditorLink::new(stats.clone())),
+            stats,
             llm_stats: None,
             core: None,
             worker: None,
@@ -60,6 +65,14 @@ impl InfiniteJazz {
         if llm.backend == infinite_jazz_llm::Backend::Builtin {
             return None;
         }
+        let steering = self.params.steering();
+        if !steering.vibe.is_empty() {
+            llm.vibe = steering.vibe;
+        }
+        llm.style = steering.style;
+        llm.temperature = steering.temperature;
+        llm.top_p = steering.top_p;
+        llm.context_steps = steering.context_steps;
         llm.seed = Some(settings.composer.seed);
         match infinite_jazz_llm::ModelSource::new(llm) {
             Ok(source) => {
@@ -131,12 +144,21 @@ impl Plugin for InfiniteJazz {
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[];
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
 
-    type Editor = ();
+    type Editor = nice_plug_egui::EguiEditor<editor::JazzEditor>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        nice_plug_egui::create_egui_editor(
+            self.params.editor_state.clone(),
+            nice_plug_egui::RepaintNotifier::new(),
+            nice_plug_egui::EguiNiceSettings::new().with_tile("Infinite Jazz"),
+            editor::JazzEditor::new(self.params.clone(), self.link.clone()),
+        )
     }
 
     fn activate(
@@ -153,11 +175,13 @@ impl Plugin for InfiniteJazz {
         let settings = self.params.worker_settings();
         let (worker_queues, sequencer_queues) = section_queues();
         let reserve = reserve_section(&settings);
-        self.core = Some(ProcessCore::new(Sequencer::new(
-            sequencer_queues,
-            self.stats.clone(),
-            reserve,
-        )));
+        let (roll_in, roll_out) = triple_buffer::triple_buffer(&Default::default());
+        if let Ok(mut roll) = self.link.roll.lock() {
+            *roll = Some(roll_out);
+        }
+        self.core = Some(ProcessCore::new(
+            Sequencer::new(sequencer_queues, self.stats.clone(), reserve).with_roll(roll_in),
+        ));
         let source = self.model_source(&settings);
         let params = self.params.clone();
         match SectionWorker::spawn_with_source(
@@ -166,7 +190,18 @@ impl Plugin for InfiniteJazz {
             Box::new(move || params.worker_settings()),
             source,
         ) {
-            Ok(worker) => self.worker = Some(worker),
+            Ok(worker) => {
+                if let Ok(mut link) = self.link.worker.lock() {
+                    let (_archive_tx, archive) = crossbeam_channel::bounded(1);
+                    *link = Some(link::WorkerLink {
+                        commands: worker.commands(),
+                        status: worker.status().clone(),
+                        llm_stats: self.llm_stats.clone(),
+                        archive,
+                    });
+                }
+                self.worker = Some(worker);
+            }
             // Without a worker the sequencer plays its reserve section: never silence.
             Err(e) => nice_error!("could not start the section worker: {e}"),
         }
@@ -190,6 +225,11 @@ impl Plugin for InfiniteJazz {
             return ProcessStatus::Normal;
         };
         let transport = HostTime::from_transport(context.transport());
+        if let Some(tempo) = transport.tempo {
+            self.link
+                .tempo_bits
+                .store(tempo.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        }
         core.run(&transport, &self.params, samples, |event| {
             // The host's buffer is full only in pathological cases; dropping beats panicking.
             let _ = context.try_send_event(to_note_event(event));

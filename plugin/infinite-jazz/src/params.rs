@@ -1,5 +1,6 @@
 //! The plugin's parameters, and their translation into engine settings.
 
+use crate::link::Steering;
 use infinite_jazz_engine::composer::harmony::Form;
 use infinite_jazz_engine::composer::ComposerSettings;
 use infinite_jazz_engine::section::Instrument;
@@ -9,6 +10,7 @@ use infinite_jazz_engine::timing::{
 };
 use infinite_jazz_engine::worker::{WorkerSettings, MAX_DEPTH};
 use nice_plug::prelude::*;
+use std::sync::{Arc, RwLock};
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormChoice {
@@ -154,6 +156,11 @@ pub struct InfiniteJazzParams {
     pub piano: InstrumentParams,
     #[nested(id_prefix = "sax", group = "Sax")]
     pub sax: InstrumentParams,
+    /// Vibe, prompt style, own changes and sampling: saved with the project.
+    #[persist = "steering"]
+    pub steering: Arc<RwLock<Steering>>,
+    /// The editor's size (this version of nice-plug-egui cannot save it).
+    pub editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 impl Default for InfiniteJazzParams {
@@ -217,6 +224,8 @@ impl Default for InfiniteJazzParams {
             drums: InstrumentParams::new("Drums", 10),
             piano: InstrumentParams::new("Piano", 2),
             sax: InstrumentParams::new("Sax", 3),
+            steering: Arc::new(RwLock::new(Steering::default())),
+            editor_state: crate::editor::default_state(),
         }
     }
 }
@@ -253,9 +262,17 @@ impl InfiniteJazzParams {
                 seed: self.seed.value().max(0) as u64,
                 form: self.form.value().form(),
                 key: self.key.value().pitch_class(),
-                progression: None,
+                progression: self.steering().changes_progression(),
             },
         }
+    }
+
+    /// The saved steering, kept inside what the controls allow.
+    pub fn steering(&self) -> Steering {
+        self.steering
+            .read()
+            .map(|s| s.clone().sanitized())
+            .unwrap_or_default()
     }
 
     /// What the audio thread reads every block. No allocation.

@@ -17,6 +17,7 @@
 //! the same music again, as a DAW user expects of a loop.
 
 pub mod prepared;
+pub mod roll;
 
 use crate::section::Instrument;
 use prepared::{PreparedSection, SectionOrigin};
@@ -187,6 +188,9 @@ pub struct Sequencer {
     window_end: Option<f64>,
     last_muted: [bool; 4],
     unreturned: [Option<Box<PreparedSection>>; UNRETURNED],
+    /// The editor's view of the section under the playhead, when an editor listens.
+    roll: Option<triple_buffer::Input<roll::RollSnapshot>>,
+    roll_start: f64,
 }
 
 impl Sequencer {
@@ -214,7 +218,15 @@ impl Sequencer {
             window_end: None,
             last_muted: [false; 4],
             unreturned: Default::default(),
+            roll: None,
+            roll_start: f64::NAN,
         }
+    }
+
+    /// Publishes the section under the playhead to `roll` whenever it changes.
+    pub fn with_roll(mut self, roll: triple_buffer::Input<roll::RollSnapshot>) -> Self {
+        self.roll = Some(roll);
+        self
     }
 
     pub fn stats(&self) -> &Arc<SequencerStats> {
@@ -309,13 +321,20 @@ impl Sequencer {
             .flatten()
             .find(|e| e.start <= hi && hi < e.end)
         {
-            let origin = match &e.section {
-                SectionRef::Queued(s) => s.origin,
-                SectionRef::Reserve => SectionOrigin::Reserve,
+            let section: &PreparedSection = match &e.section {
+                SectionRef::Queued(s) => s,
+                SectionRef::Reserve => &self.reserve,
             };
-            self.stats
-                .playing_origin
-                .store(origin_code(origin), Ordering::Relaxed);
+            let code = origin_code(section.origin);
+            self.stats.playing_origin.store(code, Ordering::Relaxed);
+            if let Some(roll) = self.roll.as_mut() {
+                if e.start != self.roll_start {
+                    self.roll_start = e.start;
+                    roll.input_buffer_mut()
+                        .fill(section, e.start, live.swing, code);
+                    roll.publish();
+                }
+            }
         }
         // Gather from every section the block touches, earliest first.
         let h = live.humanize_beats.clamp(0.0, MAX_HUMANIZE_BEATS);

@@ -1,0 +1,337 @@
+//! The editor's logic without a window: what the status line says, where the piano roll draws
+//! each note, how the backend form becomes a config file, what an export contains.
+
+use infinite_jazz_engine::section::{Instrument, Section, STEPS_PER_BAR, STEPS_PER_BEAT};
+use infinite_jazz_engine::sequencer::roll::RollSnapshot;
+use infinite_jazz_engine::timing::{section_note_spans, RuntimeConfig};
+use infinite_jazz_llm::{Backend, UserConfig};
+
+/// The status line's contents, in words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusView {
+    pub position: String,
+    pub tempo: String,
+    /// Sections ready ahead, as a fraction of the depth asked for (0..=1).
+    pub meter: f32,
+    pub meter_text: String,
+    pub source: String,
+    pub latency: String,
+    pub underruns: u64,
+    pub error: Option<String>,
+}
+
+/// The raw numbers the status is made from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatusInputs {
+    pub position_beats: f64,
+    pub tempo: f64,
+    pub queued: usize,
+    pub depth: usize,
+    /// 0 primary, 1 fallback, 2 reserve, other: nothing yet.
+    pub playing_origin: u8,
+    pub model: Option<String>,
+    pub latency_ms: Option<u64>,
+    pub underruns: u64,
+    pub error: Option<String>,
+}
+
+impl StatusView {
+    pub fn new(i: &StatusInputs) -> Self {
+        let beat = i.position_beats.max(0.0);
+        let bar = (beat / 4.0).floor() as u64 + 1;
+        let beat_in_bar = (beat % 4.0).floor() as u64 + 1;
+        let depth = i.depth.max(1);
+        let source = match (i.playing_origin, &i.model) {
+            (0, Some(model)) => format!("playing: {model}"),
+            (0, None) => "playing: built-in composer".to_string(),
+            (1, _) => "playing: built-in fallback (the model is late)".to_string(),
+            (2, _) => "playing: reserve section".to_string(),
+            _ => "waiting for the host to play".to_string(),
+        };
+        StatusView {
+            position: format!("bar {bar} · beat {beat_in_bar}"),
+            tempo: format!("{:.1} BPM", i.tempo),
+            meter: (i.queued as f32 / depth as f32).clamp(0.0, 1.0),
+            meter_text: format!("{} of {} sections ready", i.queued, depth),
+            source,
+            latency: i.latency_ms.map_or("model latency: –".to_string(), |ms| {
+                format!("model latency: {ms} ms")
+            }),
+            underruns: i.underruns,
+            error: i.error.clone(),
+        }
+    }
+}
+
+/// One note of the piano roll, in the roll's own units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RollRect {
+    pub instrument: Instrument,
+    /// Beats from the left edge of the roll.
+    pub x0: f32,
+    pub x1: f32,
+    /// 0 (lowest note of the lane) to 1 (highest).
+    pub height: f32,
+    /// Whether it belongs to the section now playing (the rest is upcoming).
+    pub playing: bool,
+}
+
+/// Lays out the playing section (from the audio thread) followed by the upcoming ones (from
+/// the worker), as far as `max_beats` from the playing section's start.
+pub fn roll_layout(
+    playing: &RollSnapshot,
+    upcoming: &[Section],
+    config: &RuntimeConfig,
+    max_beats: f32,
+) -> Vec<RollRect> {
+    let height = |instrument: Instrument, key: u8| {
+        let r = config.range(instrument);
+        let span = f32::from(r.high.saturating_sub(r.low)).max(1.0);
+        ((f32::from(key.clamp(r.low, r.high)) - f32::from(r.low)) / span).clamp(0.0, 1.0)
+    };
+    let mut rects = Vec::new();
+    for n in playing.notes() {
+        let Some(instrument) = Instrument::ALL.get(usize::from(n.instrument)).copied() else {
+            continue;
+        };
+        rects.push(RollRect {
+            instrument,
+            x0: n.start,
+            x1: n.end.max(n.start + 0.05),
+            height: height(instrument, n.key),
+            playing: true,
+        });
+    }
+    let mut offset = playing.length_beats as f32;
+    for section in upcoming {
+        if offset >= max_beats {
+            break;
+        }
+        for span in section_note_spans(section, config) {
+            let x0 = offset + span.start_beats as f32;
+            if x0 >= max_beats {
+                continue;
+            }
+            rects.push(RollRect {
+                instrument: span.instrument,
+                x0,
+                x1: (offset + span.end_beats as f32).min(max_beats),
+                height: height(span.instrument, span.key),
+                playing: false,
+            });
+        }
+        offset += (section.total_steps / STEPS_PER_BEAT) as f32;
+    }
+    rects
+}
+
+/// The backend settings form. The key is only ever shown masked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendForm {
+    pub backend: Backend,
+    pub base_url: String,
+    pub model: String,
+    pub api_key: String,
+}
+
+impl BackendForm {
+    pub fn from_config(config: &UserConfig) -> Self {
+        let backend = config.backend.unwrap_or(Backend::Builtin);
+        BackendForm {
+            backend,
+            base_url: config
+                .base_url
+                .clone()
+                .unwrap_or_else(|| backend.default_base_url().to_string()),
+            model: config
+                .model
+                .clone()
+                .unwrap_or_else(|| backend.default_model().to_string()),
+            api_key: config.api_key.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Switching backend brings its defaults unless the user typed their own.
+    pub fn set_backend(&mut self, backend: Backend) {
+        let old = self.backend;
+        if self.base_url.is_empty() || self.base_url == old.default_base_url() {
+            self.base_url = backend.default_base_url().to_string();
+        }
+        if self.model.is_empty() || self.model == old.default_model() {
+            self.model = backend.default_model().to_string();
+        }
+        self.backend = backend;
+    }
+
+    /// `••••1234`: enough to recognise a key, never enough to use it.
+    pub fn masked_key(&self) -> String {
+        let n = self.api_key.chars().count();
+        if n == 0 {
+            return "(none)".into();
+        }
+        let tail: String = self.api_key.chars().skip(n.saturating_sub(4)).collect();
+        if n <= 8 {
+            "•".repeat(n)
+        } else {
+            format!("{}{tail}", "•".repeat(8))
+        }
+    }
+
+    /// The config file's contents, merged over `existing` (its other settings are kept).
+    pub fn to_config(&self, existing: &UserConfig) -> Result<UserConfig, String> {
+        let mut config = existing.clone();
+        config.backend = Some(self.backend);
+        if self.backend != Backend::Builtin {
+            let url = self.base_url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err("the base URL must start with http:// or https://".into());
+            }
+            if self.model.trim().is_empty() {
+                return Err("enter a model name".into());
+            }
+            config.base_url = Some(url.trim_end_matches('/').to_string());
+            config.model = Some(self.model.trim().to_string());
+        }
+        let key = self.api_key.trim();
+        config.api_key = (!key.is_empty()).then(|| key.to_string());
+        Ok(config)
+    }
+}
+
+/// The last `bars` bars of the archive (all of it for `None`), cutting the oldest section.
+pub fn export_sections(archive: &[Section], bars: Option<usize>) -> Vec<Section> {
+    let Some(bars) = bars else {
+        return archive.to_vec();
+    };
+    let mut out = Vec::new();
+    let mut left = bars;
+    for section in archive.iter().rev() {
+        if left == 0 {
+            break;
+        }
+        let section_bars = section.total_steps / STEPS_PER_BAR;
+        if section_bars <= left {
+            out.push(section.clone());
+            left -= section_bars;
+        } else {
+            // Keep the end of this section: its last `left` bars.
+            let mut tail = section.clone();
+            let cut = (section_bars - left) * STEPS_PER_BAR;
+            for part in &mut tail.parts {
+                part.steps.drain(..cut);
+            }
+            tail.total_steps -= cut;
+            out.push(tail);
+            left = 0;
+        }
+    }
+    out.reverse();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infinite_jazz_engine::composer::{BuiltinComposer, ComposerSettings};
+    use infinite_jazz_engine::sequencer::prepared::{PreparedSection, SectionOrigin};
+
+    #[test]
+    fn status_speaks_plainly() {
+        let view = StatusView::new(&StatusInputs {
+            position_beats: 9.5,
+            tempo: 132.0,
+            queued: 3,
+            depth: 4,
+            playing_origin: 1,
+            model: Some("openai/gpt-oss-120b".into()),
+            latency_ms: Some(850),
+            underruns: 2,
+            error: Some("server error (HTTP 503)".into()),
+        });
+        assert_eq!(view.position, "bar 3 · beat 2");
+        assert_eq!(view.tempo, "132.0 BPM");
+        assert_eq!(view.meter, 0.75);
+        assert_eq!(view.meter_text, "3 of 4 sections ready");
+        assert!(view.source.contains("fallback"));
+        assert_eq!(view.latency, "model latency: 850 ms");
+        let idle = StatusView::new(&StatusInputs {
+            playing_origin: 255,
+            ..Default::default()
+        });
+        assert_eq!(idle.source, "waiting for the host to play");
+        assert_eq!(idle.meter, 0.0);
+    }
+
+    #[test]
+    fn the_roll_shows_the_playing_section_then_the_upcoming_ones() {
+        let config = RuntimeConfig::default();
+        let mut composer = BuiltinComposer::new(&ComposerSettings::default());
+        let playing = composer.compose_next(&config).section;
+        let upcoming: Vec<Section> = (0..3)
+            .map(|_| composer.compose_next(&config).section)
+            .collect();
+        let mut snapshot = RollSnapshot::default();
+        snapshot.fill(
+            &PreparedSection::new(playing.clone(), SectionOrigin::Primary, 0),
+            16.0,
+            config.swing(),
+            0,
+        );
+        let rects = roll_layout(&snapshot, &upcoming, &config, 24.0);
+        let playing_count = playing.parts.iter().map(|p| p.note_count()).sum::<usize>();
+        assert_eq!(rects.iter().filter(|r| r.playing).count(), playing_count);
+        assert!(rects.iter().any(|r| !r.playing && r.x0 >= 8.0));
+        assert!(rects
+            .iter()
+            .all(|r| r.x0 < 24.0 && r.x1 <= 24.0 && r.x0 < r.x1));
+        assert!(rects.iter().all(|r| (0.0..=1.0).contains(&r.height)));
+        // Three sections fill the 24 beats; the fourth would not be drawn.
+        assert!(rects.iter().all(|r| r.x0 < 24.0));
+    }
+
+    #[test]
+    fn the_backend_form_validates_masks_and_keeps_other_settings() {
+        let existing = UserConfig {
+            vibe: Some("sparse".into()),
+            ..Default::default()
+        };
+        let mut form = BackendForm::from_config(&existing);
+        assert_eq!(form.backend, Backend::Builtin);
+        form.set_backend(Backend::Ollama);
+        assert_eq!(form.base_url, "http://127.0.0.1:11434");
+        assert_eq!(form.model, "qwen2.5:3b");
+        form.set_backend(Backend::OpenAi);
+        assert_eq!(form.base_url, "https://api.groq.com/openai/v1");
+        form.api_key = "sk-0123456789abcd".into();
+        assert_eq!(form.masked_key(), "••••••••abcd");
+        let config = form.to_config(&existing).expect("valid");
+        assert_eq!(config.vibe.as_deref(), Some("sparse"));
+        assert_eq!(config.api_key.as_deref(), Some("sk-0123456789abcd"));
+        form.base_url = "ftp://nope".into();
+        assert!(form.to_config(&existing).is_err());
+        form.base_url = "http://localhost:8080/v1/".into();
+        assert_eq!(
+            form.to_config(&existing).expect("ok").base_url.as_deref(),
+            Some("http://localhost:8080/v1")
+        );
+    }
+
+    #[test]
+    fn exports_take_the_last_bars() {
+        let config = RuntimeConfig::default();
+        let mut composer = BuiltinComposer::new(&ComposerSettings::default());
+        let archive: Vec<Section> = (0..4)
+            .map(|_| composer.compose_next(&config).section)
+            .collect();
+        assert_eq!(export_sections(&archive, None).len(), 4);
+        let last3 = export_sections(&archive, Some(3));
+        assert_eq!(last3.iter().map(|s| s.total_steps).sum::<usize>(), 48);
+        assert_eq!(last3[1], archive[3]);
+        // The cut section keeps its last bar.
+        assert_eq!(
+            last3[0].part(Instrument::Bass).steps[..],
+            archive[2].part(Instrument::Bass).steps[16..]
+        );
+        assert_eq!(export_sections(&archive, Some(100)).len(), 4);
+    }
+}
