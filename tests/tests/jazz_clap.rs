@@ -234,7 +234,7 @@ fn without_a_transport_the_band_runs_on_its_own_clock() {
     let result = run_session(&session(&lib, None), &blocks);
     let bps = 120.0 / 60.0 / SAMPLE_RATE;
     let mut position = 0.0;
-    let mut per_bar = vec![0usize; 8];
+    let mut per_bar = [0usize; 8];
     for block in &result.blocks {
         for event in &block.events {
             if let OutEvent::NoteOn { time, .. } = event {
