@@ -1,0 +1,435 @@
+//! The real-time loop player.
+//!
+//! A [`PreparedLoop`] plays from its start to its end and jumps back, forever. The jump is
+//! hidden by an equal-power crossfade: over the last `seam` samples before the end, the audio
+//! fades out while the audio just before the start fades in, so at the end the player is
+//! exactly at the start. Switching to the next clip is an equal-power crossfade of its own
+//! length, started after a number of repeats or on request, on a bar line when a beat clock is
+//! given. Clips arrive through one `rtrb` queue and leave through another to be freed
+//! elsewhere; [`Looper::render`] allocates nothing.
+
+use crate::clip::Clip;
+use std::f32::consts::FRAC_PI_2;
+
+/// A clip at the playback rate with its loop points (frames, end exclusive).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedLoop {
+    pub clip: Clip,
+    pub start: usize,
+    pub end: usize,
+    /// A name for displays.
+    pub label: String,
+}
+
+impl PreparedLoop {
+    fn sample(&self, channel: usize, frame: usize) -> f32 {
+        let c = channel.min(self.clip.channels.len().saturating_sub(1));
+        self.clip
+            .channels
+            .get(c)
+            .and_then(|ch| ch.get(frame))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// The seam crossfade length that fits: no longer than the pre-roll before the start or
+    /// half the loop.
+    fn seam_len(&self, wanted: usize) -> usize {
+        wanted.min(self.start).min((self.end - self.start) / 2)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LooperSettings {
+    /// Samples of crossfade across each seam.
+    pub seam: usize,
+    /// Samples of crossfade from one clip to the next (and of the fade-out on stop).
+    pub transition: usize,
+    /// Repeats of a clip before moving to the next one that is waiting (0: only on request).
+    pub repeats_before_switch: u32,
+    /// Start transitions on bar lines when a beat clock is given.
+    pub on_bar_lines: bool,
+}
+
+impl Default for LooperSettings {
+    fn default() -> Self {
+        LooperSettings {
+            seam: 480,
+            transition: 48_000,
+            repeats_before_switch: 4,
+            on_bar_lines: true,
+        }
+    }
+}
+
+/// The host's musical time for one block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BeatClock {
+    pub start_beat: f64,
+    pub beats_per_sample: f64,
+}
+
+struct Voice {
+    clip: Box<PreparedLoop>,
+    pos: usize,
+    repeats: u32,
+}
+
+impl Voice {
+    /// The next output sample of this voice for `channel` (not advancing).
+    fn value(&self, channel: usize, seam: usize) -> f32 {
+        let l = &self.clip;
+        let x = l.seam_len(seam);
+        if x > 0 && self.pos >= l.end - x {
+            let t = (self.pos - (l.end - x)) as f32 / x as f32;
+            let from = l.sample(channel, self.pos);
+            let to = l.sample(channel, l.start - x + (self.pos - (l.end - x)));
+            from * (t * FRAC_PI_2).cos() + to * (t * FRAC_PI_2).sin()
+        } else {
+            l.sample(channel, self.pos)
+        }
+    }
+
+    fn advance(&mut self) {
+        self.pos += 1;
+        if self.pos >= self.clip.end {
+            self.pos = self.clip.start;
+            self.repeats = self.repeats.saturating_add(1);
+        }
+    }
+}
+
+enum Fade {
+    /// From the old voice to the current one; `done` of `len` samples.
+    Transition {
+        from: Voice,
+        done: usize,
+        len: usize,
+    },
+    /// The current voice fading to silence.
+    Out { done: usize, len: usize },
+}
+
+/// What the looper is doing, for displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LooperState {
+    Idle,
+    Playing,
+    Transitioning,
+    Stopping,
+}
+
+pub struct Looper {
+    incoming: rtrb::Consumer<Box<PreparedLoop>>,
+    outgoing: rtrb::Producer<Box<PreparedLoop>>,
+    settings: LooperSettings,
+    current: Option<Voice>,
+    fade: Option<Fade>,
+    switch_requested: bool,
+    /// Clips that could not be handed back yet (the queue was full).
+    held: [Option<Box<PreparedLoop>>; 4],
+}
+
+/// Creates a looper and the other ends of its queues: send clips in, receive finished ones.
+pub fn looper(
+    settings: LooperSettings,
+    capacity: usize,
+) -> (
+    Looper,
+    rtrb::Producer<Box<PreparedLoop>>,
+    rtrb::Consumer<Box<PreparedLoop>>,
+) {
+    let (tx_in, rx_in) = rtrb::RingBuffer::new(capacity.max(1));
+    let (tx_out, rx_out) = rtrb::RingBuffer::new(capacity.max(1) + 8);
+    (
+        Looper {
+            incoming: rx_in,
+            outgoing: tx_out,
+            settings,
+            current: None,
+            fade: None,
+            switch_requested: false,
+            held: Default::default(),
+        },
+        tx_in,
+        rx_out,
+    )
+}
+
+impl Looper {
+    pub fn set_settings(&mut self, settings: LooperSettings) {
+        self.settings = settings;
+    }
+
+    /// Move to the next waiting clip at the next opportunity.
+    pub fn request_switch(&mut self) {
+        self.switch_requested = true;
+    }
+
+    /// Fade out and stop; the clip is handed back.
+    pub fn stop(&mut self) {
+        if self.current.is_some() && !matches!(self.fade, Some(Fade::Out { .. })) {
+            self.finish_transition();
+            self.fade = Some(Fade::Out {
+                done: 0,
+                len: self.settings.transition.max(1),
+            });
+        }
+    }
+
+    pub fn state(&self) -> LooperState {
+        match (&self.current, &self.fade) {
+            (None, _) => LooperState::Idle,
+            (Some(_), None) => LooperState::Playing,
+            (Some(_), Some(Fade::Transition { .. })) => LooperState::Transitioning,
+            (Some(_), Some(Fade::Out { .. })) => LooperState::Stopping,
+        }
+    }
+
+    /// The current clip's label and play position (frames), for displays.
+    pub fn position(&self) -> Option<(&str, usize)> {
+        self.current
+            .as_ref()
+            .map(|v| (v.clip.label.as_str(), v.pos))
+    }
+
+    fn give_back(&mut self, clip: Box<PreparedLoop>) {
+        if let Err(rtrb::PushError::Full(clip)) = self.outgoing.push(clip) {
+            if let Some(slot) = self.held.iter_mut().find(|s| s.is_none()) {
+                *slot = Some(clip);
+            } else {
+                // Freeing here would break the real-time rules; the consumer is gone.
+                std::mem::forget(clip);
+            }
+        }
+    }
+
+    fn finish_transition(&mut self) {
+        if let Some(Fade::Transition { from, .. }) = self.fade.take() {
+            self.give_back(from.clip);
+        }
+    }
+
+    /// Renders `out[channel][frame]`; every channel slice has the same length.
+    pub fn render(&mut self, out: &mut [&mut [f32]], clock: Option<BeatClock>) {
+        for slot in 0..self.held.len() {
+            if let Some(clip) = self.held[slot].take() {
+                self.give_back(clip);
+            }
+        }
+        let frames = out.first().map_or(0, |c| c.len());
+        for i in 0..frames {
+            self.maybe_start_transition(clock, i);
+            let seam = self.settings.seam;
+            for (c, channel) in out.iter_mut().enumerate() {
+                let current = self.current.as_ref().map_or(0.0, |v| v.value(c, seam));
+                channel[i] = match &self.fade {
+                    None => current,
+                    Some(Fade::Transition { from, done, len }) => {
+                        let t = *done as f32 / *len as f32;
+                        from.value(c, seam) * (t * FRAC_PI_2).cos()
+                            + current * (t * FRAC_PI_2).sin()
+                    }
+                    Some(Fade::Out { done, len }) => {
+                        current * ((*done as f32 / *len as f32) * FRAC_PI_2).cos()
+                    }
+                };
+            }
+            if let Some(v) = self.current.as_mut() {
+                v.advance();
+            }
+            match &mut self.fade {
+                Some(Fade::Transition { from, done, len }) => {
+                    from.advance();
+                    *done += 1;
+                    if *done >= *len {
+                        self.finish_transition();
+                    }
+                }
+                Some(Fade::Out { done, len }) => {
+                    *done += 1;
+                    if *done >= *len {
+                        self.fade = None;
+                        if let Some(v) = self.current.take() {
+                            self.give_back(v.clip);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn on_bar_line(&self, clock: Option<BeatClock>, i: usize) -> bool {
+        match clock {
+            Some(c) if self.settings.on_bar_lines => {
+                let beat = c.start_beat + i as f64 * c.beats_per_sample;
+                let prev = beat - c.beats_per_sample;
+                (beat / 4.0).floor() != (prev / 4.0).floor()
+            }
+            _ => true,
+        }
+    }
+
+    fn maybe_start_transition(&mut self, clock: Option<BeatClock>, i: usize) {
+        if self.fade.is_some() {
+            return;
+        }
+        let due = match &self.current {
+            None => true,
+            Some(v) => {
+                self.switch_requested
+                    || (self.settings.repeats_before_switch > 0
+                        && v.repeats >= self.settings.repeats_before_switch)
+            }
+        };
+        if !due || self.incoming.is_empty() {
+            return;
+        }
+        // The first clip starts at once; later ones wait for a bar line.
+        if self.current.is_some() && !self.on_bar_line(clock, i) {
+            return;
+        }
+        let Ok(clip) = self.incoming.pop() else {
+            return;
+        };
+        if clip.end <= clip.start || clip.end > clip.clip.frames() {
+            self.give_back(clip);
+            return;
+        }
+        self.switch_requested = false;
+        let start = clip.start;
+        let next = Voice {
+            clip,
+            pos: start,
+            repeats: 0,
+        };
+        match self.current.replace(next) {
+            None => {}
+            Some(old) => {
+                self.fade = Some(Fade::Transition {
+                    from: old,
+                    done: 0,
+                    len: self.settings.transition.max(1),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(freq: f32, rate: u32, frames: usize) -> PreparedLoop {
+        let samples: Vec<f32> = (0..frames)
+            .map(|i| 0.5 * (std::f32::consts::TAU * freq * i as f32 / rate as f32).sin())
+            .collect();
+        PreparedLoop {
+            clip: Clip {
+                sample_rate: rate,
+                channels: vec![samples],
+            },
+            start: 4800,
+            end: 4800 + 48_000,
+            label: format!("{freq} Hz"),
+        }
+    }
+
+    fn max_step(x: &[f32]) -> f32 {
+        x.windows(2).fold(0.0, |m, w| m.max((w[1] - w[0]).abs()))
+    }
+
+    #[test]
+    fn a_loop_repeats_with_a_smooth_seam_and_hands_clips_back() {
+        // 440 Hz at 48 kHz: a 1 s loop holds whole periods, so the seam is invisible.
+        let settings = LooperSettings {
+            seam: 480,
+            transition: 4800,
+            repeats_before_switch: 2,
+            on_bar_lines: false,
+        };
+        let (mut looper, mut tx, mut rx) = looper(settings, 4);
+        let a = tone(440.0, 48_000, 60_000);
+        let b = tone(660.0, 48_000, 60_000);
+        let own = max_step(&a.clip.channels[0]).max(max_step(&b.clip.channels[0]));
+        tx.push(Box::new(a)).expect("queued");
+        tx.push(Box::new(b)).expect("queued");
+        let mut out = vec![0.0f32; 48_000 * 4];
+        for chunk in out.chunks_mut(512) {
+            looper.render(&mut [chunk], None);
+        }
+        // An equal-power mix of two unrelated signals can step by up to √2 times either one's.
+        let step = max_step(&out);
+        assert!(
+            step <= own * std::f32::consts::SQRT_2 + 1e-4,
+            "largest step {step} vs the clips' own {own}"
+        );
+        assert!(
+            out.iter().all(|s| s.abs() <= 0.5 * 1.42),
+            "equal-power fades stay in range"
+        );
+        // After two repeats the 660 Hz clip took over and the first went back.
+        assert!(rx.pop().is_ok(), "the finished clip came back for freeing");
+        assert_eq!(
+            looper.position().map(|p| p.0.to_string()),
+            Some("660 Hz".to_string())
+        );
+    }
+
+    #[test]
+    fn transitions_wait_for_a_bar_line_and_stop_fades_out() {
+        let settings = LooperSettings {
+            seam: 480,
+            transition: 2400,
+            repeats_before_switch: 0,
+            on_bar_lines: true,
+        };
+        let (mut looper, mut tx, _rx) = looper(settings, 4);
+        tx.push(Box::new(tone(220.0, 48_000, 60_000)))
+            .expect("queued");
+        tx.push(Box::new(tone(330.0, 48_000, 60_000)))
+            .expect("queued");
+        let bps = 120.0 / 60.0 / 48_000.0;
+        let mut buf = vec![0.0f32; 256];
+        let mut beat = 1.0;
+        looper.render(
+            &mut [&mut buf[..]],
+            Some(BeatClock {
+                start_beat: beat,
+                beats_per_sample: bps,
+            }),
+        );
+        beat += 256.0 * bps;
+        looper.request_switch();
+        // Until the bar line at beat 4 the first clip plays alone.
+        while beat + 256.0 * bps < 4.0 {
+            looper.render(
+                &mut [&mut buf[..]],
+                Some(BeatClock {
+                    start_beat: beat,
+                    beats_per_sample: bps,
+                }),
+            );
+            assert_eq!(looper.state(), LooperState::Playing);
+            beat += 256.0 * bps;
+        }
+        looper.render(
+            &mut [&mut buf[..]],
+            Some(BeatClock {
+                start_beat: beat,
+                beats_per_sample: bps,
+            }),
+        );
+        assert_eq!(looper.state(), LooperState::Transitioning);
+        looper.stop();
+        let mut tail = vec![0.0f32; 4800];
+        looper.render(&mut [&mut tail[..]], None);
+        assert_eq!(looper.state(), LooperState::Idle);
+        assert!(
+            tail[2400..].iter().all(|s| *s == 0.0),
+            "silence after the fade-out"
+        );
+        assert!(max_step(&tail) < 0.05, "no click while fading out");
+    }
+}

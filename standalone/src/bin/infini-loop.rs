@@ -1,0 +1,490 @@
+//! `infini-loop`: find seamless loops in audio files, export them, generate clips with
+//! MusicGPT, and play them forever.
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use infini_loop_engine::analysis::{analyze, AnalysisOptions, AnalysisReport};
+use infini_loop_engine::clip::Clip;
+use infini_loop_engine::decode::decode_file;
+use infini_loop_engine::looper::{looper, LooperSettings, PreparedLoop};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "infini-loop",
+    version,
+    about = "Seamless loops from audio clips, forever"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args, Debug, Clone)]
+struct AnalysisArgs {
+    /// The music's tempo, when you know it (estimated otherwise).
+    #[arg(long)]
+    bpm: Option<f64>,
+    /// Shortest loop, in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    min_secs: f64,
+    /// Candidates to report.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+}
+
+impl AnalysisArgs {
+    fn options(&self) -> AnalysisOptions {
+        AnalysisOptions {
+            bpm: self.bpm,
+            min_seconds: self.min_secs.clamp(0.25, 60.0),
+            top: self.top.clamp(1, 50),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Find the loop points of a file.
+    Analyze {
+        file: PathBuf,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the loop played N times, its seams crossfaded.
+    Export {
+        file: PathBuf,
+        out: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        repeats: usize,
+        /// Crossfade across each seam, in milliseconds.
+        #[arg(long, default_value_t = 10.0)]
+        crossfade_ms: f64,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+    },
+    /// Generate a clip with MusicGPT, then find and export its loop.
+    Generate {
+        prompt: String,
+        out: PathBuf,
+        #[command(flatten)]
+        musicgpt: MusicGptArgs,
+        #[arg(long, default_value_t = 4)]
+        repeats: usize,
+    },
+    /// Play loops forever on the default audio device: `play FILES…`, or `play "PROMPT"` to
+    /// generate clips with MusicGPT. Ctrl+C fades out and exits.
+    Play {
+        /// Audio files; a single argument that is not a file is a prompt for MusicGPT.
+        files: Vec<PathBuf>,
+        /// Generate clips from this prompt instead of playing files.
+        #[arg(long)]
+        prompt: Option<String>,
+        #[command(flatten)]
+        musicgpt: MusicGptArgs,
+        /// Repeats of each clip before the next one.
+        #[arg(long, default_value_t = 4)]
+        repeats: u32,
+        /// Crossfade between clips, in seconds.
+        #[arg(long, default_value_t = 2.0)]
+        transition_secs: f64,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+struct MusicGptArgs {
+    /// Seconds of audio to generate (5-30).
+    #[arg(long, default_value_t = 10)]
+    secs: u32,
+    /// small, medium or large.
+    #[arg(long, default_value = "medium")]
+    model: String,
+    /// The musicgpt executable (default: `musicgpt` on PATH).
+    #[arg(long)]
+    musicgpt: Option<PathBuf>,
+    /// Longest a generation may take before it is stopped, in seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Analyze {
+            file,
+            analysis,
+            json,
+        } => cmd_analyze(&file, &analysis, json),
+        Cmd::Export {
+            file,
+            out,
+            repeats,
+            crossfade_ms,
+            analysis,
+        } => cmd_export(&file, &out, repeats, crossfade_ms, &analysis),
+        Cmd::Generate {
+            prompt,
+            out,
+            musicgpt,
+            repeats,
+        } => cmd_generate(&prompt, &out, &musicgpt, repeats),
+        Cmd::Play {
+            files,
+            prompt,
+            musicgpt,
+            repeats,
+            transition_secs,
+        } => {
+            // `play "a prompt"`: one argument that names no file.
+            let (files, prompt) = match (prompt, files.as_slice()) {
+                (None, [one]) if !one.exists() => (Vec::new(), Some(one.display().to_string())),
+                (prompt, _) => (files, prompt),
+            };
+            cmd_play(
+                &files,
+                prompt.as_deref(),
+                &musicgpt,
+                repeats,
+                transition_secs,
+            )
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_and_analyze(file: &Path, analysis: &AnalysisArgs) -> Result<(Clip, AnalysisReport)> {
+    let clip = decode_file(file).with_context(|| format!("decoding {}", file.display()))?;
+    let report = analyze(&clip, &analysis.options())
+        .with_context(|| format!("analysing {}", file.display()))?;
+    Ok((clip, report))
+}
+
+fn cmd_analyze(file: &Path, analysis: &AnalysisArgs, json: bool) -> Result<()> {
+    let (_, report) = load_and_analyze(file, analysis)?;
+    let best = report.best().ok_or_else(|| anyhow!("no loop found"))?;
+    if json {
+        let value = serde_json::json!({
+            "sample_rate": report.sample_rate,
+            "frames": report.frames,
+            "loop_start": best.start,
+            "loop_end": best.end,
+            "bpm": report.bpm,
+            "tempo_confidence": report.tempo_confidence,
+            "score": best.score,
+            "candidates": report.candidates,
+        });
+        println!("{value}");
+    } else {
+        let sr = f64::from(report.sample_rate);
+        println!(
+            "loop {:.3} s to {:.3} s ({:.3} s{}), score {:.3}, seam error {:.4}",
+            best.start as f64 / sr,
+            best.end as f64 / sr,
+            (best.end - best.start) as f64 / sr,
+            best.beats
+                .map_or(String::new(), |b| format!(", {b:.2} beats")),
+            best.score,
+            best.seam_error
+        );
+        if let Some(bpm) = report.bpm {
+            println!(
+                "tempo {bpm:.1} BPM (confidence {:.2})",
+                report.tempo_confidence
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The loop played `repeats` times, seams crossfaded by the real-time looper.
+fn render_loop(clip: Clip, start: usize, end: usize, repeats: usize, crossfade: usize) -> Clip {
+    let channels = clip.channels.len();
+    let rate = clip.sample_rate;
+    let total = (end - start) * repeats.max(1);
+    let settings = LooperSettings {
+        seam: crossfade,
+        transition: 1,
+        repeats_before_switch: 0,
+        on_bar_lines: false,
+    };
+    let (mut player, mut tx, _rx) = looper(settings, 2);
+    let _ = tx.push(Box::new(PreparedLoop {
+        clip,
+        start,
+        end,
+        label: String::new(),
+    }));
+    let mut out = vec![vec![0f32; total]; channels];
+    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(|c| c.as_mut_slice()).collect();
+    player.render(&mut slices, None);
+    Clip {
+        sample_rate: rate,
+        channels: out,
+    }
+}
+
+fn write_float_wav(path: &Path, clip: &Clip) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: clip.channels.len() as u16,
+        sample_rate: clip.sample_rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for i in 0..clip.frames() {
+        for c in &clip.channels {
+            w.write_sample(c[i])?;
+        }
+    }
+    w.finalize()?;
+    Ok(())
+}
+
+fn cmd_export(
+    file: &Path,
+    out: &Path,
+    repeats: usize,
+    crossfade_ms: f64,
+    analysis: &AnalysisArgs,
+) -> Result<()> {
+    if !(1..=1000).contains(&repeats) {
+        return Err(anyhow!("--repeats must be between 1 and 1000"));
+    }
+    let (clip, report) = load_and_analyze(file, analysis)?;
+    let best = report
+        .best()
+        .ok_or_else(|| anyhow!("no loop found"))?
+        .clone();
+    let crossfade =
+        (crossfade_ms.clamp(0.0, 2000.0) / 1000.0 * f64::from(clip.sample_rate)) as usize;
+    let rendered = render_loop(clip, best.start, best.end, repeats, crossfade);
+    write_float_wav(out, &rendered)?;
+    eprintln!(
+        "wrote {} ({} × {:.3} s loop)",
+        out.display(),
+        repeats,
+        (best.end - best.start) as f64 / f64::from(rendered.sample_rate)
+    );
+    Ok(())
+}
+
+/// Runs MusicGPT for one clip: the prompt is an argument (never through a shell), the process
+/// is killed after the timeout, and the output must decode.
+fn generate_clip(prompt: &str, args: &MusicGptArgs, dir: &Path) -> Result<PathBuf> {
+    if !(5..=30).contains(&args.secs) {
+        return Err(anyhow!("--secs must be between 5 and 30"));
+    }
+    if !["small", "medium", "large"].contains(&args.model.as_str()) {
+        return Err(anyhow!("--model must be small, medium or large"));
+    }
+    let exe = args
+        .musicgpt
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("musicgpt"));
+    let out = dir.join(format!("clip-{}.wav", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let mut child = Command::new(&exe)
+        .arg(prompt)
+        .args(["--model", &args.model, "--secs", &args.secs.to_string(), "--output"])
+        .arg(&out)
+        .args(["--no-playback", "--no-interactive"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                anyhow!("MusicGPT was not found ({}): install it (see the README) or pass --musicgpt PATH", exe.display())
+            } else {
+                anyhow!("cannot start {}: {e}", exe.display())
+            }
+        })?;
+    let deadline = Instant::now() + Duration::from_secs(args.timeout.max(1));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(anyhow!(
+                "MusicGPT did not finish within {} s and was stopped",
+                args.timeout
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut s) = child.stderr.take() {
+            use std::io::Read;
+            let _ = s.read_to_string(&mut err);
+        }
+        let tail: String = err
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join(" / ");
+        return Err(anyhow!("MusicGPT failed ({status}): {tail}"));
+    }
+    eprintln!(
+        "MusicGPT generated a clip in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    decode_file(&out).with_context(|| "MusicGPT's output is not usable audio")?;
+    Ok(out)
+}
+
+fn cmd_generate(prompt: &str, out: &Path, args: &MusicGptArgs, repeats: usize) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("infini-loop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = generate_clip(prompt, args, &dir).and_then(|clip| {
+        let analysis = AnalysisArgs {
+            bpm: None,
+            min_secs: 2.0,
+            top: 5,
+        };
+        cmd_export(&clip, out, repeats, 10.0, &analysis)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn prepared(path: &Path, rate: u32) -> Result<PreparedLoop> {
+    let clip = decode_file(path).with_context(|| format!("decoding {}", path.display()))?;
+    let report = analyze(&clip, &AnalysisOptions::default())?;
+    let best = report
+        .best()
+        .ok_or_else(|| anyhow!("no loop in {}", path.display()))?;
+    let scale = f64::from(rate) / f64::from(clip.sample_rate);
+    let mut clip = infini_loop_engine::prepare::resample(&clip, rate)?;
+    let _ = infini_loop_engine::prepare::match_loudness(&mut clip, -16.0);
+    let start = (best.start as f64 * scale).round() as usize;
+    let end = ((best.end as f64 * scale).round() as usize).min(clip.frames());
+    Ok(PreparedLoop {
+        clip,
+        start,
+        end,
+        label: path.display().to_string(),
+    })
+}
+
+fn cmd_play(
+    files: &[PathBuf],
+    prompt: Option<&str>,
+    args: &MusicGptArgs,
+    repeats: u32,
+    transition_secs: f64,
+) -> Result<()> {
+    use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if files.is_empty() && prompt.is_none() {
+        return Err(anyhow!(
+            "give audio files to play, or --prompt for MusicGPT"
+        ));
+    }
+    let device = cpal::default_host()
+        .default_output_device()
+        .ok_or_else(|| anyhow!("no audio output device found"))?;
+    let config = device
+        .default_output_config()
+        .map_err(|e| anyhow!("the audio device has no usable format: {e}"))?;
+    if config.sample_format() != cpal::SampleFormat::F32 {
+        return Err(anyhow!("only 32-bit float audio devices are supported"));
+    }
+    let stream_config = config.config();
+    let rate = stream_config.sample_rate;
+    let channels = usize::from(stream_config.channels).max(1);
+    let settings = LooperSettings {
+        seam: (0.01 * f64::from(rate)) as usize,
+        transition: (transition_secs.clamp(0.01, 30.0) * f64::from(rate)) as usize,
+        repeats_before_switch: repeats.max(1),
+        on_bar_lines: false,
+    };
+    let (mut player, mut tx, mut finished) = looper(settings, 4);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))?;
+    }
+    let (stop_cb, stopped_cb) = (stop.clone(), stopped.clone());
+    let mut buffers = vec![vec![0f32; 4096]; 2];
+    let stream = device
+        .build_output_stream(
+            stream_config,
+            move |data: &mut [f32], _| {
+                if stop_cb.load(Ordering::Relaxed) {
+                    player.stop();
+                }
+                for chunk in data.chunks_mut(4096 * channels) {
+                    let frames = chunk.len() / channels;
+                    let (l, r) = buffers.split_at_mut(1);
+                    let mut out: [&mut [f32]; 2] = [&mut l[0][..frames], &mut r[0][..frames]];
+                    player.render(&mut out, None);
+                    for (i, frame) in chunk.chunks_mut(channels).enumerate() {
+                        for (c, s) in frame.iter_mut().enumerate() {
+                            *s = out[c.min(1)][i];
+                        }
+                    }
+                }
+                if stop_cb.load(Ordering::Relaxed)
+                    && player.state() == infini_loop_engine::looper::LooperState::Idle
+                {
+                    stopped_cb.store(true, Ordering::SeqCst);
+                }
+            },
+            |e| eprintln!("audio error: {e}"),
+            None,
+        )
+        .map_err(|e| anyhow!("cannot open the audio output: {e}"))?;
+    stream.play()?;
+    let dir = std::env::temp_dir().join(format!("infini-loop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut next_file = 0;
+    while !stopped.load(Ordering::SeqCst) {
+        // Keep one clip waiting; free finished ones here, off the audio thread.
+        while finished.pop().is_ok() {}
+        if !stop.load(Ordering::SeqCst) && tx.slots() > 2 {
+            let clip = match prompt {
+                Some(p) => generate_clip(p, args, &dir).and_then(|f| prepared(&f, rate)),
+                None => {
+                    let f = &files[next_file % files.len()];
+                    next_file += 1;
+                    prepared(f, rate)
+                }
+            };
+            match clip {
+                Ok(c) => {
+                    eprintln!("queued {}", c.label);
+                    let _ = tx.push(Box::new(c));
+                }
+                Err(e) => {
+                    eprintln!("skipped a clip: {e:#}");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
