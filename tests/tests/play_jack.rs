@@ -55,7 +55,19 @@ impl JackServer {
 }
 
 impl Drop for JackServer {
+    /// SIGTERM lets jackd remove its entry from JACK's shared-memory registry; SIGKILL would
+    /// leave it behind, and after eight stale entries no server can start on the machine.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

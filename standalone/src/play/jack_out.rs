@@ -50,27 +50,22 @@ pub fn start(
     } = band;
     let beats_per_sample = config.tempo_bpm() / 60.0 / sample_rate;
     let control_start = control.clone();
-    let mut beat = 0.0f64;
+    // The beat comes from JACK's frame clock, not from counting the frames we processed: if
+    // the server ever skips our cycle, that cycle's notes are lost but the grid never shifts.
+    let mut first_frame: Option<u32> = None;
     let process: ProcessFn = Box::new(move |_client, scope| {
         let frames = scope.n_frames() as usize;
         let mut writer = port.writer(scope);
         if !control.started.load(Ordering::Relaxed) {
             return jack::Control::Continue;
         }
-        let stopping =
-            control.stop.load(Ordering::Relaxed) || limit_beats.is_some_and(|limit| beat >= limit);
         if control.done.load(Ordering::Relaxed) {
             return jack::Control::Continue;
         }
-        let clock = if stopping {
-            Clock::Stopped
-        } else {
-            Clock::Rolling {
-                start_beat: beat,
-                beats_per_sample,
-            }
-        };
-        // A bar limit that falls inside this cycle ends the music there.
+        let now = scope.last_frame_time();
+        let start = *first_frame.get_or_insert(now);
+        let beat = f64::from(now.wrapping_sub(start)) * beats_per_sample;
+        let clock = control.clock(beat, beats_per_sample, limit_beats);
         sequencer.process(clock, frames, &live, |event| {
             let bytes = midi_bytes(&event);
             let _ = writer.write(&jack::RawMidi {
@@ -78,10 +73,8 @@ pub fn start(
                 bytes: &bytes,
             });
         });
-        if stopping {
+        if clock == Clock::Stopped {
             control.done.store(true, Ordering::SeqCst);
-        } else {
-            beat += frames as f64 * beats_per_sample;
         }
         jack::Control::Continue
     });
