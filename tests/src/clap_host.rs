@@ -154,6 +154,9 @@ pub struct Session<'a> {
     pub state: Option<&'a [u8]>,
     /// Time between activation and the first block (the plugin's worker fills its queue).
     pub settle: std::time::Duration,
+    /// When set, never process faster than this many times real time (background work such
+    /// as preparing clips gets wall-clock time, as in a host).
+    pub pace: Option<f64>,
 }
 
 /// Everything a session produced, with the plugin's saved state at the end.
@@ -236,7 +239,15 @@ pub fn run_session(session: &Session, blocks: &[BlockSpec]) -> SessionResult {
                 let mut output_ports = AudioPorts::with_capacity(channels, 1);
                 let mut processed = Vec::with_capacity(blocks.len());
                 let mut steady = 0u64;
+                let started = std::time::Instant::now();
                 for spec in blocks {
+                    if let Some(factor) = session.pace {
+                        let due = steady as f64 / session.sample_rate / factor;
+                        let now = started.elapsed().as_secs_f64();
+                        if due > now {
+                            std::thread::sleep(std::time::Duration::from_secs_f64(due - now));
+                        }
+                    }
                     out_buffer.clear();
                     let transport = spec.transport.map(|t| t.event());
                     let n = spec.samples as usize;

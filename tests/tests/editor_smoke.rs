@@ -27,9 +27,18 @@ fn colours(png: &Path) -> usize {
 }
 
 #[test]
-fn the_editor_opens_headless_and_draws() {
-    let dir = scratch_dir("editor_smoke");
-    let display = format!(":{}", 50 + std::process::id() % 200);
+fn the_infinite_jazz_editor_opens_headless_and_draws() {
+    smoke("infinite-jazz-editor", 0);
+}
+
+#[test]
+fn the_infini_loop_editor_opens_headless_and_draws() {
+    smoke("infini-loop-editor", 1);
+}
+
+fn smoke(editor_binary: &str, offset: u32) {
+    let dir = scratch_dir(&format!("editor_smoke_{editor_binary}"));
+    let display = format!(":{}", 50 + (std::process::id() % 200) * 2 + offset);
     let _xvfb = Killed(
         Command::new("Xvfb")
             .args([
@@ -52,7 +61,7 @@ fn the_editor_opens_headless_and_draws() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut editor = Killed(
-        Command::new(binary("infinite-jazz-standalone", "infinite-jazz-editor"))
+        Command::new(binary("infinite-jazz-standalone", editor_binary))
             .args(["--backend", "dummy"])
             .env("DISPLAY", &display)
             .env("XDG_CONFIG_HOME", dir.join("config"))
@@ -84,7 +93,7 @@ fn the_editor_opens_headless_and_draws() {
             .is_ok_and(|s| s.success());
         if ok {
             seen = colours(&shot);
-            // A blank screen has one colour; the editor's lanes, notes and text have hundreds.
+            // A blank screen has one colour; an editor's controls and text have hundreds.
             if seen > 200 {
                 break;
             }

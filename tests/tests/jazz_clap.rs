@@ -31,6 +31,7 @@ fn session(library: &std::path::Path, state: Option<&[u8]>) -> Session<'static> 
         output_channels: 0,
         state,
         settle: std::time::Duration::ZERO,
+        pace: None,
     }
 }
 

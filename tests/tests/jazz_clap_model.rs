@@ -37,6 +37,7 @@ fn the_plugin_plays_what_the_model_writes() {
         output_channels: 0,
         state: None,
         settle: Duration::from_millis(1500),
+        pace: None,
     };
     let result = run_session(&session, &blocks);
     // The model's bass plays A1 (MIDI 33) on every beat; the built-in composer never would.

@@ -70,3 +70,25 @@ fn vst3_hosts_find_one_audio_module_class() {
         )]
     );
 }
+
+#[test]
+fn hosts_see_infini_loop_as_a_stereo_instrument() {
+    let lib = plugin_library("infini-loop", &["assert_process_allocs"]);
+    let report = clap_report(&lib, "com.infinite-jazz.infini-loop");
+    assert_eq!(report.name, "Infini Loop");
+    assert!(
+        report.features.iter().any(|f| f == "instrument"),
+        "{:?}",
+        report.features
+    );
+    assert_eq!((report.audio_inputs, report.audio_outputs), (0, 1));
+    assert_eq!(report.note_inputs, 1, "a MIDI input for the gate");
+    for (_, name, min, default, max) in &report.params {
+        assert!(min <= default && default <= max, "{name}");
+    }
+    let vst3 = vst3_report(&lib);
+    assert_eq!(
+        vst3.classes,
+        vec![("Audio Module Class".to_string(), "Infini Loop".to_string())]
+    );
+}

@@ -1,5 +1,6 @@
 //! The Infini Loop sampler plugin.
 
+pub mod editor;
 pub mod plugin;
 
 use nice_plug::prelude::*;

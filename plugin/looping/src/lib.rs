@@ -12,3 +12,5 @@ pub mod clip;
 pub mod decode;
 pub mod looper;
 pub mod prepare;
+pub mod source;
+pub mod worker;

@@ -128,6 +128,7 @@ pub struct Looper {
     switch_requested: bool,
     /// Clips that could not be handed back yet (the queue was full).
     held: [Option<Box<PreparedLoop>>; 4],
+    started: u64,
 }
 
 /// Creates a looper and the other ends of its queues: send clips in, receive finished ones.
@@ -150,6 +151,7 @@ pub fn looper(
             fade: None,
             switch_requested: false,
             held: Default::default(),
+            started: 0,
         },
         tx_in,
         rx_out,
@@ -184,6 +186,11 @@ impl Looper {
             (Some(_), Some(Fade::Transition { .. })) => LooperState::Transitioning,
             (Some(_), Some(Fade::Out { .. })) => LooperState::Stopping,
         }
+    }
+
+    /// How many clips have started playing, for displays.
+    pub fn clips_started(&self) -> u64 {
+        self.started
     }
 
     /// The current clip's label and play position (frames), for displays.
@@ -298,6 +305,7 @@ impl Looper {
             return;
         }
         self.switch_requested = false;
+        self.started += 1;
         let start = clip.start;
         let next = Voice {
             clip,

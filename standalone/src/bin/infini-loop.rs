@@ -7,8 +7,9 @@ use infini_loop_engine::analysis::{analyze, AnalysisOptions, AnalysisReport};
 use infini_loop_engine::clip::Clip;
 use infini_loop_engine::decode::decode_file;
 use infini_loop_engine::looper::{looper, LooperSettings, PreparedLoop};
+use infini_loop_engine::source::{run_musicgpt, MusicGptRequest};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -280,76 +281,26 @@ fn cmd_export(
     Ok(())
 }
 
-/// Runs MusicGPT for one clip: the prompt is an argument (never through a shell), the process
-/// is killed after the timeout, and the output must decode.
+/// Runs MusicGPT for one clip (see `infini_loop_engine::source::run_musicgpt`).
 fn generate_clip(prompt: &str, args: &MusicGptArgs, dir: &Path) -> Result<PathBuf> {
-    if !(5..=30).contains(&args.secs) {
-        return Err(anyhow!("--secs must be between 5 and 30"));
-    }
-    if !["small", "medium", "large"].contains(&args.model.as_str()) {
-        return Err(anyhow!("--model must be small, medium or large"));
-    }
-    let exe = args
-        .musicgpt
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("musicgpt"));
-    let out = dir.join(format!("clip-{}.wav", std::process::id()));
-    let _ = std::fs::remove_file(&out);
-    let mut child = Command::new(&exe)
-        .arg(prompt)
-        .args(["--model", &args.model, "--secs", &args.secs.to_string(), "--output"])
-        .arg(&out)
-        .args(["--no-playback", "--no-interactive"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                anyhow!("MusicGPT was not found ({}): install it (see the README) or pass --musicgpt PATH", exe.display())
-            } else {
-                anyhow!("cannot start {}: {e}", exe.display())
-            }
-        })?;
-    let deadline = Instant::now() + Duration::from_secs(args.timeout.max(1));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(anyhow!(
-                "MusicGPT did not finish within {} s and was stopped",
-                args.timeout
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let request = MusicGptRequest {
+        executable: args
+            .musicgpt
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("musicgpt")),
+        prompt: prompt.to_string(),
+        model: args.model.clone(),
+        seconds: args.secs,
+        timeout: Duration::from_secs(args.timeout.max(1)),
     };
-    if !status.success() {
-        let mut err = String::new();
-        if let Some(mut s) = child.stderr.take() {
-            use std::io::Read;
-            let _ = s.read_to_string(&mut err);
-        }
-        let tail: String = err
-            .lines()
-            .rev()
-            .take(3)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join(" / ");
-        return Err(anyhow!("MusicGPT failed ({status}): {tail}"));
-    }
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let started = Instant::now();
+    let path = run_musicgpt(&request, dir, &cancel, |_| {})?;
     eprintln!(
         "MusicGPT generated a clip in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    decode_file(&out).with_context(|| "MusicGPT's output is not usable audio")?;
-    Ok(out)
+    Ok(path)
 }
 
 fn cmd_generate(prompt: &str, out: &Path, args: &MusicGptArgs, repeats: usize) -> Result<()> {

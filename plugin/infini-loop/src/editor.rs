@@ -1,0 +1,417 @@
+//! The Infini Loop editor: prompt and sources, the clip queue, the playing clip's waveform with
+//! its loop and playhead, a live spectrum, the loop candidates, and saving the current loop.
+
+use crate::plugin::{
+    InfiniLoop, InfiniLoopParams, LoopLink, ModelSize, SourceKind, SpectrumFrame, SPECTRUM_SAMPLES,
+};
+use egui::{Color32, Pos2, Rect, Stroke, Vec2};
+use infini_loop_engine::worker::{ClipCommand, ClipStatus, ClipView};
+use nice_plug::context::gui::GuiContext;
+use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{EguiEditorState, NiceEguiApp};
+use rustfft::num_complex::Complex32;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(900.0, 680.0), 1.0)
+}
+
+pub struct LoopEditor {
+    params: Arc<InfiniLoopParams>,
+    link: Arc<LoopLink>,
+    gui: Option<GuiContext>,
+    message: Option<String>,
+    spectrum: Vec<f32>,
+    fft: Arc<dyn rustfft::Fft<f32>>,
+}
+
+/// Which of the worker's clips is playing: the looper counts the clips it started, the worker
+/// the clips it made, and the status keeps the newest ones.
+pub fn playing_index(status: &ClipStatus, started: u64) -> Option<usize> {
+    let made = status.clips_made;
+    let kept = status.prepared.len() as u64;
+    if started == 0 || started > made || made - started >= kept {
+        return None;
+    }
+    Some((kept - (made - started) - 1) as usize)
+}
+
+/// Magnitudes in dB of the newest samples, on a log frequency axis of `bins` points.
+pub fn spectrum_db(frame: &SpectrumFrame, fft: &dyn rustfft::Fft<f32>, bins: usize) -> Vec<f32> {
+    let mut buf: Vec<Complex32> = frame
+        .samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let w = 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / SPECTRUM_SAMPLES as f32).cos();
+            Complex32::new(s * w, 0.0)
+        })
+        .collect();
+    fft.process(&mut buf);
+    let nyquist = frame.sample_rate / 2.0;
+    (0..bins)
+        .map(|b| {
+            let f = 30.0 * (nyquist / 30.0).powf(b as f32 / bins as f32);
+            let k = ((f / nyquist) * (SPECTRUM_SAMPLES / 2) as f32) as usize;
+            let m =
+                buf[k.clamp(1, SPECTRUM_SAMPLES / 2 - 1)].norm() / (SPECTRUM_SAMPLES as f32 / 4.0);
+            20.0 * m.max(1e-6).log10()
+        })
+        .collect()
+}
+
+impl LoopEditor {
+    pub fn new(params: Arc<InfiniLoopParams>, link: Arc<LoopLink>) -> Self {
+        let fft = rustfft::FftPlanner::new().plan_fft_forward(SPECTRUM_SAMPLES);
+        LoopEditor {
+            params,
+            link,
+            gui: None,
+            message: None,
+            spectrum: Vec::new(),
+            fft,
+        }
+    }
+
+    fn status(&self) -> ClipStatus {
+        self.link
+            .status
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().and_then(|st| st.lock().ok().map(|s| s.clone())))
+            .unwrap_or_default()
+    }
+
+    fn save(&mut self, view: &ClipView) {
+        let Some(audio) = &view.audio else {
+            self.message = Some("this clip's audio is no longer kept".into());
+            return;
+        };
+        let home = std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default();
+        let dir = home.join("infini-loop");
+        let path = dir.join(format!("{}-loop.wav", view.label.trim_end_matches(".wav")));
+        let result = (|| -> Result<(), String> {
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let spec = hound::WavSpec {
+                channels: audio.channels.len() as u16,
+                sample_rate: audio.sample_rate,
+                bits_per_sample: 32,
+                sample_format: hound::SampleFormat::Float,
+            };
+            let mut w = hound::WavWriter::create(&path, spec).map_err(|e| e.to_string())?;
+            for i in view.loop_start..view.loop_end.min(audio.frames()) {
+                for c in &audio.channels {
+                    w.write_sample(c[i]).map_err(|e| e.to_string())?;
+                }
+            }
+            w.finalize().map_err(|e| e.to_string())
+        })();
+        self.message = Some(match result {
+            Ok(()) => format!("saved {}", path.display()),
+            Err(e) => format!("could not save: {e}"),
+        });
+    }
+
+    fn waveform(&self, ui: &mut egui::Ui, view: Option<&ClipView>) {
+        let (response, painter) =
+            ui.allocate_painter(Vec2::new(ui.available_width(), 150.0), egui::Sense::hover());
+        let area = response.rect;
+        painter.rect_filled(area, 4.0, Color32::from_gray(22));
+        let Some(view) = view else {
+            painter.text(
+                area.center(),
+                egui::Align2::CENTER_CENTER,
+                "no clip playing",
+                egui::FontId::proportional(14.0),
+                Color32::GRAY,
+            );
+            return;
+        };
+        let x =
+            |frame: usize| area.left() + frame as f32 / view.frames.max(1) as f32 * area.width();
+        painter.rect_filled(
+            Rect::from_min_max(
+                Pos2::new(x(view.loop_start), area.top()),
+                Pos2::new(x(view.loop_end), area.bottom()),
+            ),
+            0.0,
+            Color32::from_rgba_unmultiplied(70, 130, 200, 50),
+        );
+        let mid = area.center().y;
+        let n = view.peaks.len().max(1);
+        for (i, (lo, hi)) in view.peaks.iter().enumerate() {
+            let px = area.left() + i as f32 / n as f32 * area.width();
+            painter.line_segment(
+                [
+                    Pos2::new(px, mid - hi * area.height() * 0.45),
+                    Pos2::new(px, mid - lo * area.height() * 0.45),
+                ],
+                Stroke::new(1.0, Color32::from_rgb(120, 190, 240)),
+            );
+        }
+        let pos = self.link.position.load(Ordering::Relaxed) as usize;
+        if pos > 0 {
+            painter.line_segment(
+                [
+                    Pos2::new(x(pos), area.top()),
+                    Pos2::new(x(pos), area.bottom()),
+                ],
+                Stroke::new(2.0, Color32::WHITE),
+            );
+        }
+    }
+
+    fn spectrum_view(&mut self, ui: &mut egui::Ui) {
+        if let Ok(mut s) = self.link.spectrum.lock() {
+            if let Some(output) = s.as_mut() {
+                let frame = output.read();
+                let fresh = spectrum_db(frame, self.fft.as_ref(), 120);
+                self.spectrum = if self.spectrum.len() == fresh.len() {
+                    self.spectrum
+                        .iter()
+                        .zip(&fresh)
+                        .map(|(old, new)| old * 0.6 + new * 0.4)
+                        .collect()
+                } else {
+                    fresh
+                };
+            }
+        }
+        let (response, painter) =
+            ui.allocate_painter(Vec2::new(ui.available_width(), 90.0), egui::Sense::hover());
+        let area = response.rect;
+        painter.rect_filled(area, 4.0, Color32::from_gray(22));
+        let n = self.spectrum.len().max(1);
+        for (i, db) in self.spectrum.iter().enumerate() {
+            let h = ((db + 90.0) / 90.0).clamp(0.0, 1.0) * area.height();
+            let x0 = area.left() + i as f32 / n as f32 * area.width();
+            let x1 = area.left() + (i + 1) as f32 / n as f32 * area.width() - 1.0;
+            painter.rect_filled(
+                Rect::from_min_max(
+                    Pos2::new(x0, area.bottom() - h),
+                    Pos2::new(x1, area.bottom()),
+                ),
+                0.0,
+                Color32::from_rgb(120, 200, 140),
+            );
+        }
+    }
+}
+
+impl NiceEguiApp for LoopEditor {
+    fn build(
+        &mut self,
+        _ctx: egui::Context,
+        gui: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.gui = Some(gui);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let Some(gui) = self.gui.clone() else { return };
+        let setter = gui.param_setter();
+        let status = self.status();
+        let playing = playing_index(&status, self.link.clips_started.load(Ordering::Relaxed));
+        let view = playing.and_then(|i| status.prepared.get(i)).cloned();
+        ui.heading("Infini Loop");
+        let mut sources = self.params.source_settings();
+        let before = sources.clone();
+        ui.horizontal(|ui| {
+            ui.label("Prompt");
+            ui.add(
+                egui::TextEdit::singleline(&mut sources.prompt)
+                    .desired_width(420.0)
+                    .hint_text("warm lofi piano, vinyl crackle"),
+            );
+        });
+        ui.horizontal(|ui| {
+            ui.label("Source");
+            for (kind, name) in [
+                (SourceKind::MusicGpt, "MusicGPT"),
+                (SourceKind::Folder, "Folder"),
+            ] {
+                if ui
+                    .selectable_label(self.params.source.value() == kind, name)
+                    .clicked()
+                {
+                    setter.begin_set_parameter(&self.params.source);
+                    setter.set_parameter(&self.params.source, kind);
+                    setter.end_set_parameter(&self.params.source);
+                }
+            }
+            ui.label("Model");
+            for (m, name) in [
+                (ModelSize::Small, "small"),
+                (ModelSize::Medium, "medium"),
+                (ModelSize::Large, "large"),
+            ] {
+                if ui
+                    .selectable_label(self.params.model.value() == m, name)
+                    .clicked()
+                {
+                    setter.begin_set_parameter(&self.params.model);
+                    setter.set_parameter(&self.params.model, m);
+                    setter.end_set_parameter(&self.params.model);
+                }
+            }
+            ui.label("Seconds");
+            ui.add(ParamSlider::for_param(&self.params.seconds, &setter).with_width(100.0));
+        });
+        ui.horizontal(|ui| {
+            ui.label("Folder or file");
+            ui.add(egui::TextEdit::singleline(&mut sources.folder).desired_width(260.0));
+            ui.label("musicgpt");
+            ui.add(
+                egui::TextEdit::singleline(&mut sources.musicgpt)
+                    .desired_width(180.0)
+                    .hint_text("on PATH"),
+            );
+        });
+        if sources != before {
+            if let Ok(mut s) = self.params.sources.write() {
+                *s = sources;
+            }
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Generate").clicked() {
+                self.link.active.store(true, Ordering::Relaxed);
+                InfiniLoop::reconfigure(&self.params, &self.link);
+                self.message = Some("asking for clips".into());
+            }
+            if ui.button("Start").clicked() {
+                self.link.active.store(true, Ordering::Relaxed);
+                InfiniLoop::reconfigure(&self.params, &self.link);
+            }
+            if ui.button("Stop").clicked() {
+                self.link.active.store(false, Ordering::Relaxed);
+                self.link.send(ClipCommand::Cancel);
+                InfiniLoop::reconfigure(&self.params, &self.link);
+            }
+            if ui.button("Next clip").clicked() {
+                self.link.switch.store(true, Ordering::Relaxed);
+            }
+            if let Some(v) = &view {
+                let v = v.clone();
+                if ui.button("Save current loop").clicked() {
+                    self.save(&v);
+                }
+            }
+        });
+        for (label, param) in [
+            ("Gain", &self.params.gain),
+            ("Crossfade", &self.params.crossfade),
+            ("Seam", &self.params.seam_ms),
+            ("Loudness", &self.params.loudness),
+        ] {
+            ui.horizontal(|ui| {
+                ui.label(label);
+                ui.add(ParamSlider::for_param(param, &setter).with_width(140.0));
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.label("Repeats");
+            ui.add(ParamSlider::for_param(&self.params.repeats, &setter).with_width(100.0));
+            ui.label("Clips ahead");
+            ui.add(ParamSlider::for_param(&self.params.prefetch, &setter).with_width(80.0));
+        });
+        self.waveform(ui, view.as_ref());
+        self.spectrum_view(ui);
+        ui.label("Clips");
+        for (i, clip) in status.prepared.iter().enumerate().rev().take(5) {
+            let state = match playing {
+                Some(p) if p == i => "playing",
+                Some(p) if i > p => "waiting",
+                _ => "played",
+            };
+            ui.label(format!(
+                "{state}: {} — loop {:.2} s{}",
+                clip.label,
+                (clip.loop_end - clip.loop_start) as f64 / f64::from(clip.sample_rate),
+                clip.bpm.map_or(String::new(), |b| format!(", {b:.0} BPM"))
+            ));
+        }
+        if let Some(v) = &view {
+            let c: Vec<String> = v
+                .candidates
+                .iter()
+                .map(|(s, e, score)| {
+                    format!(
+                        "{:.2}–{:.2} s ({score:.2})",
+                        *s as f64 / f64::from(v.sample_rate),
+                        *e as f64 / f64::from(v.sample_rate)
+                    )
+                })
+                .collect();
+            ui.small(format!("loop candidates: {}", c.join(", ")));
+        }
+        let line = status
+            .last_error
+            .clone()
+            .or_else(|| status.busy.clone())
+            .or_else(|| self.message.clone())
+            .unwrap_or_else(|| "ready".into());
+        ui.separator();
+        ui.label(line);
+        ui.ctx().request_repaint();
+    }
+
+    fn editor_closed(&mut self) {
+        self.gui = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_playing_clip_is_found_among_the_kept_ones() {
+        let mut status = ClipStatus::default();
+        for i in 0..3 {
+            status.prepared.push(ClipView {
+                label: format!("clip {i}"),
+                sample_rate: 48_000,
+                frames: 10,
+                peaks: vec![],
+                loop_start: 0,
+                loop_end: 10,
+                candidates: vec![],
+                bpm: None,
+                audio: None,
+            });
+        }
+        status.clips_made = 5;
+        assert_eq!(playing_index(&status, 0), None);
+        assert_eq!(
+            playing_index(&status, 2),
+            None,
+            "already dropped from the status"
+        );
+        assert_eq!(playing_index(&status, 3), Some(0));
+        assert_eq!(playing_index(&status, 5), Some(2));
+        assert_eq!(playing_index(&status, 6), None);
+    }
+
+    #[test]
+    fn a_sine_peaks_in_its_band() {
+        let mut frame = SpectrumFrame::default();
+        for (i, s) in frame.samples.iter_mut().enumerate() {
+            *s = 0.5 * (std::f32::consts::TAU * 1000.0 * i as f32 / 48_000.0).sin();
+        }
+        let fft = rustfft::FftPlanner::new().plan_fft_forward(SPECTRUM_SAMPLES);
+        let db = spectrum_db(&frame, fft.as_ref(), 120);
+        let peak = db
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        let f = 30.0 * (24_000.0f32 / 30.0).powf(peak as f32 / 120.0);
+        assert!((800.0..1250.0).contains(&f), "{f} Hz");
+    }
+}

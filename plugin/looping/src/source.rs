@@ -1,0 +1,213 @@
+//! Where clips come from: MusicGPT runs, or a folder of audio files. Both run on a worker
+//! thread, never the audio thread.
+
+use crate::decode::decode_file;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SourceError {
+    #[error("MusicGPT was not found ({0}). Install it with `cargo install musicgpt`, `brew install gabotechs/taps/musicgpt`, or a release binary, or set its path")]
+    NotFound(String),
+    #[error("cannot start MusicGPT: {0}")]
+    Start(String),
+    #[error("MusicGPT failed ({status}): {detail}")]
+    Failed { status: String, detail: String },
+    #[error("MusicGPT did not finish within {0} s and was stopped")]
+    TimedOut(u64),
+    #[error("generation cancelled")]
+    Cancelled,
+    #[error("MusicGPT's output is not usable audio: {0}")]
+    BadOutput(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no audio files in {0}")]
+    EmptyFolder(String),
+}
+
+/// One MusicGPT run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MusicGptRequest {
+    pub executable: PathBuf,
+    pub prompt: String,
+    /// small, medium or large.
+    pub model: String,
+    /// 5 to 30.
+    pub seconds: u32,
+    pub timeout: Duration,
+}
+
+impl MusicGptRequest {
+    pub fn validate(&self) -> Result<(), SourceError> {
+        if !(5..=30).contains(&self.seconds) {
+            return Err(SourceError::Invalid(
+                "seconds must be between 5 and 30".into(),
+            ));
+        }
+        if !["small", "medium", "large"].contains(&self.model.as_str()) {
+            return Err(SourceError::Invalid(
+                "the model must be small, medium or large".into(),
+            ));
+        }
+        if self.prompt.trim().is_empty() {
+            return Err(SourceError::Invalid("enter a prompt".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Runs MusicGPT once, writing into `dir`: the prompt is an argument (never a shell), the
+/// process is killed on timeout or when `cancel` is set, and the output must decode.
+/// `progress` is called with the elapsed time while it runs.
+pub fn run_musicgpt(
+    request: &MusicGptRequest,
+    dir: &Path,
+    cancel: &AtomicBool,
+    mut progress: impl FnMut(Duration),
+) -> Result<PathBuf, SourceError> {
+    request.validate()?;
+    std::fs::create_dir_all(dir).map_err(|e| SourceError::Start(e.to_string()))?;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let out = dir.join(format!("musicgpt-{}-{n}.wav", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let mut child = Command::new(&request.executable)
+        .arg(&request.prompt)
+        .args([
+            "--model",
+            &request.model,
+            "--secs",
+            &request.seconds.to_string(),
+            "--output",
+        ])
+        .arg(&out)
+        .args(["--no-playback", "--no-interactive"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                SourceError::NotFound(request.executable.display().to_string())
+            } else {
+                SourceError::Start(e.to_string())
+            }
+        })?;
+    // Read stderr on the side so a chatty process never blocks on a full pipe.
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut s) = stderr {
+            use std::io::Read;
+            let _ = s.by_ref().take(64 * 1024).read_to_string(&mut text);
+        }
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(SourceError::Start(e.to_string())),
+        }
+        if cancel.load(Ordering::Relaxed) {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&out);
+            return Err(SourceError::Cancelled);
+        }
+        if started.elapsed() > request.timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&out);
+            return Err(SourceError::TimedOut(request.timeout.as_secs()));
+        }
+        progress(started.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = reader.join().unwrap_or_default();
+    if !status.success() {
+        let _ = std::fs::remove_file(&out);
+        let detail: Vec<&str> = err.lines().rev().take(3).collect();
+        let detail: Vec<&str> = detail.into_iter().rev().collect();
+        return Err(SourceError::Failed {
+            status: status.to_string(),
+            detail: detail.join(" / "),
+        });
+    }
+    if let Err(e) = decode_file(&out) {
+        let _ = std::fs::remove_file(&out);
+        return Err(SourceError::BadOutput(e.to_string()));
+    }
+    Ok(out)
+}
+
+const AUDIO_EXTENSIONS: [&str; 5] = ["wav", "flac", "ogg", "mp3", "oga"];
+
+/// The audio files of a folder, sorted by name (re-read each time, so new files appear).
+pub fn audio_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_file()
+                        && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                            AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+                        })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_validated_and_a_missing_binary_is_explained() {
+        let mut r = MusicGptRequest {
+            executable: "/nonexistent/musicgpt".into(),
+            prompt: "jazz".into(),
+            model: "medium".into(),
+            seconds: 10,
+            timeout: Duration::from_secs(5),
+        };
+        let dir = std::env::temp_dir().join(format!("ij-musicgpt-{}", std::process::id()));
+        let cancel = AtomicBool::new(false);
+        let err = run_musicgpt(&r, &dir, &cancel, |_| {}).expect_err("not found");
+        assert!(matches!(err, SourceError::NotFound(_)));
+        assert!(err.to_string().contains("cargo install musicgpt"));
+        r.seconds = 40;
+        assert!(matches!(
+            run_musicgpt(&r, &dir, &cancel, |_| {}),
+            Err(SourceError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn folders_list_audio_files_in_order() {
+        let dir = std::env::temp_dir().join(format!("ij-folder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        for name in ["b.wav", "a.flac", "notes.txt", "c.MP3"] {
+            std::fs::write(dir.join(name), b"x").expect("write");
+        }
+        let names: Vec<String> = audio_files(&dir)
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, vec!["a.flac", "b.wav", "c.MP3"]);
+    }
+}

@@ -1,0 +1,110 @@
+//! Infini Loop's clip worker with a stand-in MusicGPT (built in this test suite) that succeeds,
+//! fails, hangs or writes garbage: each case ends in a clip or a clear status, never a stuck
+//! worker, and temporary files are cleaned up.
+
+use infini_loop_engine::looper::{looper, LooperSettings};
+use infini_loop_engine::source::MusicGptRequest;
+use infini_loop_engine::worker::{ClipCommand, ClipSource, ClipWorker, ClipWorkerConfig};
+use integration_tests::binary;
+use std::time::{Duration, Instant};
+
+fn config(timeout: Duration) -> ClipWorkerConfig {
+    ClipWorkerConfig {
+        source: ClipSource::MusicGpt(MusicGptRequest {
+            executable: binary("integration-tests", "fake-musicgpt"),
+            prompt: "late night vibraphone".into(),
+            model: "small".into(),
+            seconds: 6,
+            timeout,
+        }),
+        active: true,
+        sample_rate: 48_000,
+        loudness_target: -16.0,
+        prefetch: 1,
+        bpm: None,
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, f: impl Fn() -> bool) {
+    let end = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn musicgpt_success_failure_hang_and_garbage() {
+    // The mode is read by the stand-in from its environment, inherited from this process;
+    // the cases run one after another in this one test.
+    let (_player, queue, returned) = looper(LooperSettings::default(), 4);
+    std::env::set_var("FAKE_MUSICGPT_MODE", "ok");
+    let worker =
+        ClipWorker::spawn(queue, returned, config(Duration::from_secs(30))).expect("worker");
+    let status = worker.status();
+    wait_for("a prepared clip", Duration::from_secs(30), || {
+        status.lock().map(|s| s.clips_made >= 1).unwrap_or(false)
+    });
+    {
+        let s = status.lock().expect("status");
+        let view = &s.prepared[0];
+        assert!(view.loop_end > view.loop_start);
+        assert_eq!(view.sample_rate, 48_000);
+        assert!(s.last_error.is_none(), "{:?}", s.last_error);
+    }
+    drop(worker);
+
+    for (mode, expected, timeout) in [
+        ("fail", "MusicGPT failed", 30),
+        ("garbage", "not usable audio", 30),
+        ("hang", "did not finish within 2 s", 2),
+    ] {
+        std::env::set_var("FAKE_MUSICGPT_MODE", mode);
+        let (_player, queue, returned) = looper(LooperSettings::default(), 4);
+        let worker = ClipWorker::spawn(queue, returned, config(Duration::from_secs(timeout)))
+            .expect("worker");
+        let status = worker.status();
+        wait_for(expected, Duration::from_secs(20), || {
+            status
+                .lock()
+                .map(|s| {
+                    s.last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains(expected))
+                })
+                .unwrap_or(false)
+        });
+        assert_eq!(status.lock().expect("status").clips_made, 0);
+        drop(worker);
+    }
+
+    // Cancelling a hung run: the worker comes back at once, and dropping it does not wait.
+    std::env::set_var("FAKE_MUSICGPT_MODE", "hang");
+    let (_player, queue, returned) = looper(LooperSettings::default(), 4);
+    let worker =
+        ClipWorker::spawn(queue, returned, config(Duration::from_secs(60))).expect("worker");
+    let status = worker.status();
+    wait_for("the run to start", Duration::from_secs(10), || {
+        status.lock().map(|s| s.busy.is_some()).unwrap_or(false)
+    });
+    let started = Instant::now();
+    worker.send(ClipCommand::Configure(ClipWorkerConfig {
+        active: false,
+        ..config(Duration::from_secs(60))
+    }));
+    worker.send(ClipCommand::Cancel);
+    wait_for("the cancel", Duration::from_secs(5), || {
+        status.lock().map(|s| s.busy.is_none()).unwrap_or(false)
+    });
+    drop(worker);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    std::env::remove_var("FAKE_MUSICGPT_MODE");
+    // Every worker removed its temporary folder of generated clips.
+    let prefix = format!("infini-loop-{}-", std::process::id());
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
