@@ -11,14 +11,20 @@ use std::time::{Duration, Instant};
 const SAMPLE_RATE: f64 = 48_000.0;
 const SWING: f64 = 0.62;
 
-/// A JACK server of our own (its own name, so it never meets a user's), killed on drop.
+/// A JACK server of our own (its own name, so it never meets a user's), stopped on drop.
+/// One at a time: libjack keeps process-wide state, and the server's name travels through the
+/// environment.
 struct JackServer {
     child: Child,
     name: String,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_SERVER: Mutex<()> = Mutex::new(());
 
 impl JackServer {
     fn start(tag: &str) -> JackServer {
+        let guard = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
         let name = format!("ij-test-{tag}-{}", std::process::id());
         let child = Command::new("jackd")
             .args([
@@ -36,7 +42,11 @@ impl JackServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("jackd runs (cargo xtask test installs jackd2)");
-        let server = JackServer { child, name };
+        let server = JackServer {
+            child,
+            name,
+            _one_at_a_time: guard,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if server.client("probe").is_ok() {
@@ -289,4 +299,90 @@ fn a_missing_jack_server_or_midi_port_is_a_clear_error() {
         text.contains("MIDI output is not available") || out.status.success(),
         "{text}"
     );
+}
+
+#[test]
+fn following_the_jack_transport() {
+    let server = JackServer::start("transport");
+    // A capture client that notes, for each event, where JACK's transport was (in frames).
+    let client = server.client("capture").expect("capture client");
+    let port = client
+        .register_port("in", jack::MidiIn::default())
+        .expect("port");
+    let events: Arc<Mutex<Vec<(Option<u64>, [u8; 3])>>> = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let handler = jack::contrib::ClosureProcessHandler::new(
+        move |c: &jack::Client, ps: &jack::ProcessScope| {
+            let rolling = c
+                .transport()
+                .query()
+                .ok()
+                .filter(|s| s.state == jack::TransportState::Rolling)
+                .map(|s| u64::from(s.pos.frame()));
+            if let Ok(mut sink) = sink.lock() {
+                for e in port.iter(ps) {
+                    let mut bytes = [0u8; 3];
+                    for (i, b) in e.bytes.iter().take(3).enumerate() {
+                        bytes[i] = *b;
+                    }
+                    sink.push((rolling.map(|f| f + u64::from(e.time)), bytes));
+                }
+            }
+            jack::Control::Continue
+        },
+    );
+    let _capture = ActiveGuard(Some(client.activate_async((), handler).expect("activate")));
+    let mut child = play(&server, &["--tempo", "150", "--follow-jack-transport"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let ons = |v: &[(Option<u64>, [u8; 3])]| {
+        v.iter()
+            .filter(|(_, b)| b[0] & 0xF0 == 0x90 && b[2] > 0)
+            .count()
+    };
+    assert_eq!(
+        ons(&events.lock().expect("events")),
+        0,
+        "silent while the transport is stopped"
+    );
+
+    let control = server.client("control").expect("control client");
+    control.transport().start().expect("transport starts");
+    std::thread::sleep(Duration::from_millis(2500));
+    control.transport().stop().expect("transport stops");
+    std::thread::sleep(Duration::from_millis(500));
+    let captured = events.lock().expect("events").clone();
+    assert!(
+        ons(&captured) > 10,
+        "{} notes while rolling",
+        ons(&captured)
+    );
+    let bps = 150.0 / 60.0 / SAMPLE_RATE;
+    for (frame, b) in &captured {
+        if b[0] & 0xF0 == 0x90 && b[2] > 0 {
+            let frame = frame.expect("notes only while the transport rolls");
+            let beat = frame as f64 * bps;
+            let k = beat.floor();
+            let on_grid = [k - 1.0, k, k + 1.0].iter().any(|base| {
+                [0.0, SWING / 2.0, SWING, SWING + (1.0 - SWING) / 2.0]
+                    .iter()
+                    .map(|o| base + o)
+                    .any(|g| g > beat - bps + 1e-9 && g <= beat + 1e-9)
+            });
+            assert!(
+                on_grid,
+                "note-on at transport frame {frame} (beat {beat:.6}) is off the grid"
+            );
+        }
+    }
+    let as_frames: Vec<(u64, [u8; 3])> =
+        captured.iter().map(|(f, b)| (f.unwrap_or(0), *b)).collect();
+    assert_balanced(&as_frames);
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = wait_for(&mut child, Duration::from_secs(10));
+    assert!(status.success());
 }

@@ -115,6 +115,36 @@ impl LoopEditor {
         });
     }
 
+    /// Plays the clip with other loop points next: it keeps looping there until it moves on.
+    fn audition(&mut self, view: &ClipView, start: usize, end: usize) {
+        let Some(audio) = &view.audio else {
+            self.message = Some("this clip's audio is no longer kept".into());
+            return;
+        };
+        let clip = infini_loop_engine::looper::PreparedLoop {
+            clip: (**audio).clone(),
+            start,
+            end,
+            label: format!("{} (candidate)", view.label),
+        };
+        let sent = self
+            .link
+            .audition
+            .lock()
+            .ok()
+            .and_then(|mut a| a.as_mut().map(|tx| tx.push(Box::new(clip)).is_ok()))
+            .unwrap_or(false);
+        self.message = Some(if sent {
+            format!(
+                "auditioning {:.2}–{:.2} s",
+                start as f64 / f64::from(view.sample_rate),
+                end as f64 / f64::from(view.sample_rate)
+            )
+        } else {
+            "the player is not running yet".into()
+        });
+    }
+
     fn waveform(&self, ui: &mut egui::Ui, view: Option<&ClipView>) {
         let (response, painter) =
             ui.allocate_painter(Vec2::new(ui.available_width(), 150.0), egui::Sense::hover());
@@ -335,19 +365,21 @@ impl NiceEguiApp for LoopEditor {
                 clip.bpm.map_or(String::new(), |b| format!(", {b:.0} BPM"))
             ));
         }
-        if let Some(v) = &view {
-            let c: Vec<String> = v
-                .candidates
-                .iter()
-                .map(|(s, e, score)| {
-                    format!(
+        if let Some(v) = view.clone() {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("Loop candidates (click to hear one):");
+                for (s, e, score) in v.candidates.iter().copied() {
+                    let rate = f64::from(v.sample_rate);
+                    let text = format!(
                         "{:.2}–{:.2} s ({score:.2})",
-                        *s as f64 / f64::from(v.sample_rate),
-                        *e as f64 / f64::from(v.sample_rate)
-                    )
-                })
-                .collect();
-            ui.small(format!("loop candidates: {}", c.join(", ")));
+                        s as f64 / rate,
+                        e as f64 / rate
+                    );
+                    if ui.small_button(text).clicked() {
+                        self.audition(&v, s, e);
+                    }
+                }
+            });
         }
         let line = status
             .last_error

@@ -254,6 +254,8 @@ pub struct LoopLink {
     pub clips_started: AtomicU64,
     pub spectrum: Mutex<Option<triple_buffer::Output<SpectrumFrame>>>,
     pub sample_rate: AtomicU64,
+    /// Loops the editor wants heard next (auditioning a loop candidate).
+    pub audition: Mutex<Option<rtrb::Producer<Box<infini_loop_engine::looper::PreparedLoop>>>>,
 }
 
 impl Default for LoopLink {
@@ -267,6 +269,7 @@ impl Default for LoopLink {
             clips_started: AtomicU64::new(0),
             spectrum: Mutex::new(None),
             sample_rate: AtomicU64::new(48_000),
+            audition: Mutex::new(None),
         }
     }
 }
@@ -369,6 +372,11 @@ impl Plugin for InfiniLoop {
         self.sample_rate = rate;
         self.link.sample_rate.store(rate as u64, Ordering::Relaxed);
         let (looper, queue, returned) = looper(self.params.looper_settings(rate), 4);
+        let (audition_tx, audition_rx) = rtrb::RingBuffer::new(2);
+        let looper = looper.with_audition(audition_rx);
+        if let Ok(mut a) = self.link.audition.lock() {
+            *a = Some(audition_tx);
+        }
         let active = self.link.active.load(Ordering::Relaxed);
         match ClipWorker::spawn(
             queue,

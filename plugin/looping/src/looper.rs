@@ -129,6 +129,8 @@ pub struct Looper {
     /// Clips that could not be handed back yet (the queue was full).
     held: [Option<Box<PreparedLoop>>; 4],
     started: u64,
+    /// Clips to play next, ahead of the queue (an editor auditioning loop candidates).
+    audition: Option<rtrb::Consumer<Box<PreparedLoop>>>,
 }
 
 /// Creates a looper and the other ends of its queues: send clips in, receive finished ones.
@@ -152,6 +154,7 @@ pub fn looper(
             switch_requested: false,
             held: Default::default(),
             started: 0,
+            audition: None,
         },
         tx_in,
         rx_out,
@@ -159,6 +162,12 @@ pub fn looper(
 }
 
 impl Looper {
+    /// Clips pushed here play next (on the next bar line with a clock), ahead of the queue.
+    pub fn with_audition(mut self, audition: rtrb::Consumer<Box<PreparedLoop>>) -> Self {
+        self.audition = Some(audition);
+        self
+    }
+
     pub fn set_settings(&mut self, settings: LooperSettings) {
         self.settings = settings;
     }
@@ -282,22 +291,28 @@ impl Looper {
         if self.fade.is_some() {
             return;
         }
-        let due = match &self.current {
-            None => true,
-            Some(v) => {
-                self.switch_requested
-                    || (self.settings.repeats_before_switch > 0
-                        && v.repeats >= self.settings.repeats_before_switch)
-            }
-        };
-        if !due || self.incoming.is_empty() {
+        let audition_waiting = self.audition.as_ref().is_some_and(|a| !a.is_empty());
+        let due = audition_waiting
+            || match &self.current {
+                None => true,
+                Some(v) => {
+                    self.switch_requested
+                        || (self.settings.repeats_before_switch > 0
+                            && v.repeats >= self.settings.repeats_before_switch)
+                }
+            };
+        if !due || (self.incoming.is_empty() && !audition_waiting) {
             return;
         }
         // The first clip starts at once; later ones wait for a bar line.
         if self.current.is_some() && !self.on_bar_line(clock, i) {
             return;
         }
-        let Ok(clip) = self.incoming.pop() else {
+        let next = match self.audition.as_mut().map(|a| a.pop()) {
+            Some(Ok(clip)) => Ok(clip),
+            _ => self.incoming.pop(),
+        };
+        let Ok(clip) = next else {
             return;
         };
         if clip.end <= clip.start || clip.end > clip.clip.frames() {
@@ -382,6 +397,40 @@ mod tests {
         assert_eq!(
             looper.position().map(|p| p.0.to_string()),
             Some("660 Hz".to_string())
+        );
+    }
+
+    #[test]
+    fn an_audition_plays_next_ahead_of_the_queue() {
+        let settings = LooperSettings {
+            seam: 480,
+            transition: 480,
+            repeats_before_switch: 0,
+            on_bar_lines: false,
+        };
+        let (player, mut tx, _rx) = looper(settings, 4);
+        let (mut audition_tx, audition_rx) = rtrb::RingBuffer::new(1);
+        let mut player = player.with_audition(audition_rx);
+        tx.push(Box::new(tone(220.0, 48_000, 60_000)))
+            .expect("queued");
+        tx.push(Box::new(tone(330.0, 48_000, 60_000)))
+            .expect("queued");
+        let mut buf = vec![0.0f32; 1024];
+        player.render(&mut [&mut buf[..]], None);
+        assert_eq!(
+            player.position().map(|p| p.0.to_string()),
+            Some("220 Hz".into())
+        );
+        audition_tx
+            .push(Box::new(tone(550.0, 48_000, 60_000)))
+            .expect("audition");
+        for _ in 0..4 {
+            player.render(&mut [&mut buf[..]], None);
+        }
+        assert_eq!(
+            player.position().map(|p| p.0.to_string()),
+            Some("550 Hz".into()),
+            "the audition jumped the queue"
         );
     }
 

@@ -26,6 +26,30 @@ impl Running for JackRunning {
     }
 }
 
+/// The beat and tempo of JACK's transport when it rolls: bars, beats and ticks from a timebase
+/// master when there is one (JACK counts bars and beats from 1), else its frame at our tempo.
+fn transport_clock(client: &jack::Client, beats_per_sample: f64) -> Option<(f64, f64)> {
+    let state = client.transport().query().ok()?;
+    if state.state != jack::TransportState::Rolling {
+        return None;
+    }
+    if let Some(bbt) = state.pos.bbt() {
+        let rate = f64::from(state.pos.frame_rate().unwrap_or(48_000));
+        if bbt.ticks_per_beat > 0.0 && bbt.sig_denom > 0.0 && bbt.bpm > 0.0 && rate > 0.0 {
+            // In quarter notes, as the sequencer counts.
+            let quarter = 4.0 / f64::from(bbt.sig_denom);
+            let beats = (bbt.bar.max(1) - 1) as f64 * f64::from(bbt.sig_num)
+                + (bbt.beat.max(1) - 1) as f64
+                + bbt.tick as f64 / bbt.ticks_per_beat;
+            return Some((beats * quarter, bbt.bpm * quarter / 60.0 / rate));
+        }
+    }
+    Some((
+        f64::from(state.pos.frame()) * beats_per_sample,
+        beats_per_sample,
+    ))
+}
+
 pub fn start(
     band: Band,
     args: &PlayArgs,
@@ -53,7 +77,8 @@ pub fn start(
     // The beat comes from JACK's frame clock, not from counting the frames we processed: if
     // the server ever skips our cycle, that cycle's notes are lost but the grid never shifts.
     let mut first_frame: Option<u32> = None;
-    let process: ProcessFn = Box::new(move |_client, scope| {
+    let follow_transport = args.follow_jack_transport;
+    let process: ProcessFn = Box::new(move |client, scope| {
         let frames = scope.n_frames() as usize;
         let mut writer = port.writer(scope);
         if !control.started.load(Ordering::Relaxed) {
@@ -62,10 +87,24 @@ pub fn start(
         if control.done.load(Ordering::Relaxed) {
             return jack::Control::Continue;
         }
-        let now = scope.last_frame_time();
-        let start = *first_frame.get_or_insert(now);
-        let beat = f64::from(now.wrapping_sub(start)) * beats_per_sample;
-        let clock = control.clock(beat, beats_per_sample, limit_beats);
+        // (the clock for this cycle, whether the music ends with it)
+        let (clock, ending) = if follow_transport {
+            match transport_clock(client, beats_per_sample) {
+                Some((beat, bps)) => (
+                    control.clock(beat, bps, limit_beats),
+                    limit_beats.is_some_and(|limit| beat >= limit),
+                ),
+                // The transport is stopped: notes are released, and we wait for it to roll.
+                None => (Clock::Stopped, false),
+            }
+        } else {
+            let now = scope.last_frame_time();
+            let start = *first_frame.get_or_insert(now);
+            let beat = f64::from(now.wrapping_sub(start)) * beats_per_sample;
+            let clock = control.clock(beat, beats_per_sample, limit_beats);
+            (clock, clock == Clock::Stopped)
+        };
+        let ending = ending || control.stop.load(Ordering::Relaxed);
         sequencer.process(clock, frames, &live, |event| {
             let bytes = midi_bytes(&event);
             let _ = writer.write(&jack::RawMidi {
@@ -73,7 +112,7 @@ pub fn start(
                 bytes: &bytes,
             });
         });
-        if clock == Clock::Stopped {
+        if ending {
             control.done.store(true, Ordering::SeqCst);
         }
         jack::Control::Continue

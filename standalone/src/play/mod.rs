@@ -54,6 +54,9 @@ pub struct PlayArgs {
     /// JACK port(s) to connect the output to on start, e.g. "fluidsynth:midi_00".
     #[arg(long)]
     pub connect: Vec<String>,
+    /// With --backend jack: play while JACK's transport rolls, at its position.
+    #[arg(long)]
+    pub follow_jack_transport: bool,
     /// Name of the JACK client or MIDI port.
     #[arg(long, default_value = "infinite-jazz")]
     pub client_name: String,
