@@ -84,6 +84,8 @@ impl Drop for JackServer {
 }
 
 type Captured = Arc<Mutex<Vec<(u64, [u8; 3])>>>;
+/// (transport frame while rolling, bytes).
+type CapturedOnTransport = Arc<Mutex<Vec<(Option<u64>, [u8; 3])>>>;
 
 /// A client with one MIDI input, `capture:in`, recording (absolute frame, bytes).
 fn capture(server: &JackServer) -> (impl Drop, Captured) {
@@ -309,7 +311,7 @@ fn following_the_jack_transport() {
     let port = client
         .register_port("in", jack::MidiIn::default())
         .expect("port");
-    let events: Arc<Mutex<Vec<(Option<u64>, [u8; 3])>>> = Arc::new(Mutex::new(Vec::new()));
+    let events: CapturedOnTransport = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let handler = jack::contrib::ClosureProcessHandler::new(
         move |c: &jack::Client, ps: &jack::ProcessScope| {
