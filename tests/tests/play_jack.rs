@@ -388,3 +388,17 @@ fn following_the_jack_transport() {
     let status = wait_for(&mut child, Duration::from_secs(10));
     assert!(status.success());
 }
+
+#[test]
+fn the_standalone_ends_when_the_jack_server_goes_away() {
+    let server = JackServer::start("gone");
+    let (capture_guard, _events) = capture(&server);
+    let mut child = play(&server, &["--tempo", "120"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(capture_guard);
+    drop(server);
+    let status = wait_for(&mut child, Duration::from_secs(15));
+    let stderr = std::io::read_to_string(child.stderr.take().expect("stderr")).unwrap_or_default();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("the server went away"), "{stderr}");
+}

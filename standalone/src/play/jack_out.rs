@@ -12,13 +12,31 @@ use std::sync::Arc;
 /// The process callback, boxed so the client's type can be named.
 type ProcessFn = Box<dyn FnMut(&jack::Client, &jack::ProcessScope) -> jack::Control + Send>;
 
+/// Ends the session when the JACK server goes away, instead of waiting forever for it.
+struct ServerWatch {
+    control: Arc<Control>,
+    gone: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl jack::NotificationHandler for ServerWatch {
+    unsafe fn shutdown(&mut self, _status: jack::ClientStatus, _reason: &str) {
+        // Only atomic stores: this runs in a signal-safe context.
+        self.gone.store(true, Ordering::SeqCst);
+        self.control.done.store(true, Ordering::SeqCst);
+    }
+}
+
 struct JackRunning {
-    client: jack::AsyncClient<(), ClosureProcessHandler<(), ProcessFn>>,
+    client: jack::AsyncClient<ServerWatch, ClosureProcessHandler<(), ProcessFn>>,
     port_name: String,
+    gone: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Running for JackRunning {
     fn finish(self: Box<Self>) -> Result<String> {
+        if self.gone.load(Ordering::SeqCst) {
+            return Ok("JACK: the server went away; stopped".into());
+        }
         self.client
             .deactivate()
             .map_err(|e| anyhow!("closing the JACK client: {e}"))?;
@@ -117,8 +135,13 @@ pub fn start(
         }
         jack::Control::Continue
     });
+    let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = ServerWatch {
+        control: control_start.clone(),
+        gone: gone.clone(),
+    };
     let active = client
-        .activate_async((), ClosureProcessHandler::new(process))
+        .activate_async(watch, ClosureProcessHandler::new(process))
         .map_err(|e| anyhow!("cannot start the JACK client: {e}"))?;
     for target in &args.connect {
         active
@@ -133,6 +156,7 @@ pub fn start(
         Box::new(JackRunning {
             client: active,
             port_name,
+            gone,
         }),
     ))
 }
