@@ -29,6 +29,8 @@ const BUILD_PACKAGES: &[&str] = &[
 const TEST_PACKAGES: &[&str] = &[
     "python3",
     "python3-mido",
+    // `kill`, to stop test servers and send Ctrl+C to the standalone.
+    "procps",
     "jackd2",
     "timgm6mb-soundfont",
     // The editor's smoke test: a headless X server, software OpenGL, and a screenshot tool.
