@@ -178,7 +178,14 @@ fn bundle_plugins() -> Result<()> {
 fn demo() -> Result<()> {
     ensure_packages(BUILD_PACKAGES)?;
     bundle_plugins()?;
-    run(cargo().args(["build", "--release", "-p", "infinite-jazz-standalone"]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "infinite-jazz-standalone",
+        "--bin",
+        "infinite-jazz",
+    ]))?;
     std::fs::create_dir_all("demo")?;
     run(Command::new("target/release/infinite-jazz").args([
         "render",
