@@ -2,6 +2,7 @@
 //! sound at their exact sample offsets, and renders whole takes to WAV.
 
 use anyhow::{anyhow, Context, Result};
+use infinite_jazz_engine::midi_file::gm_program;
 use infinite_jazz_engine::section::{Instrument, Section, STEPS_PER_BEAT};
 use infinite_jazz_engine::sequencer::MidiEvent;
 use infinite_jazz_engine::timing::{section_note_spans, RuntimeConfig};
@@ -56,16 +57,6 @@ pub fn load_soundfont(path: &Path) -> Result<Arc<SoundFont>> {
     Ok(Arc::new(font))
 }
 
-/// General MIDI programs for the quartet (drums on their channel need none).
-fn program(instrument: Instrument) -> Option<i32> {
-    match instrument {
-        Instrument::Bass => Some(32),
-        Instrument::Piano => Some(0),
-        Instrument::Sax => Some(66),
-        Instrument::Drums => None,
-    }
-}
-
 /// A synth that plays sequencer events at sample offsets.
 pub struct BandSynth {
     synth: Synthesizer,
@@ -78,8 +69,13 @@ impl BandSynth {
             .map_err(|e| anyhow!("cannot start the synth: {e:?}"))?;
         synth.set_master_volume(0.5);
         for instrument in Instrument::ALL {
-            if let Some(p) = program(instrument) {
-                synth.process_midi_message(i32::from(config.channel(instrument)), 0xC0, p, 0);
+            if let Some(p) = gm_program(instrument) {
+                synth.process_midi_message(
+                    i32::from(config.channel(instrument)),
+                    0xC0,
+                    i32::from(p),
+                    0,
+                );
             }
         }
         Ok(BandSynth { synth })

@@ -5,7 +5,7 @@
 use integration_tests::clap_host::{
     run_session, BlockSpec, OutEvent, ProcessedBlock, Session, TransportSpec,
 };
-use integration_tests::plugin_library;
+use integration_tests::{on_swung_grid, plugin_library};
 use std::path::PathBuf;
 
 const ID: &str = "com.infinite-jazz.infinite-jazz";
@@ -110,17 +110,6 @@ fn script(seed: u64) -> Vec<BlockSpec> {
     blocks
 }
 
-/// True when a swung 16th grid point lies in (beat of the previous sample, beat of this one].
-fn on_swung_grid(beat: f64, bps: f64) -> bool {
-    let k = beat.floor();
-    [k - 1.0, k, k + 1.0].iter().any(|base| {
-        [0.0, SWING / 2.0, SWING, SWING + (1.0 - SWING) / 2.0]
-            .iter()
-            .map(|o| base + o)
-            .any(|g| g > beat - bps + 1e-9 && g <= beat + 1e-9)
-    })
-}
-
 struct Timeline {
     note_ons: Vec<(f64, u16, u16)>,
 }
@@ -153,7 +142,7 @@ fn check_blocks(blocks: &[ProcessedBlock]) -> Timeline {
                     assert!(t.playing);
                     let bps = t.tempo / 60.0 / SAMPLE_RATE;
                     let beat = t.quantized_beat() + f64::from(time) * bps;
-                    assert!(on_swung_grid(beat, bps), "note-on at beat {beat} (sample {time}) is off the swung grid in {:?} after {:?}", block.spec, blocks.iter().position(|b| std::ptr::eq(b, block)).map(|i| (i, blocks[i.saturating_sub(1)].spec, blocks[i.saturating_sub(2)].spec)));
+                    assert!(on_swung_grid(beat, bps, SWING), "note-on at beat {beat} (sample {time}) is off the swung grid in {:?} after {:?}", block.spec, blocks.iter().position(|b| std::ptr::eq(b, block)).map(|i| (i, blocks[i.saturating_sub(1)].spec, blocks[i.saturating_sub(2)].spec)));
                     assert!((0.0..=1.0).contains(&velocity) && velocity > 0.0);
                     assert!([0, 1, 2, 9].contains(&channel), "channel {channel}");
                     let slot = &mut sounding[usize::from(channel)][usize::from(key)];
@@ -241,7 +230,7 @@ fn without_a_transport_the_band_runs_on_its_own_clock() {
             if let OutEvent::NoteOn { time, .. } = event {
                 let beat = position + f64::from(*time) * bps;
                 assert!(
-                    on_swung_grid(beat, bps),
+                    on_swung_grid(beat, bps, SWING),
                     "beat {beat} block {:?}",
                     block.spec
                 );

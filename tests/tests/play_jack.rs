@@ -3,7 +3,7 @@
 //! absolute frame. Note-ons must sit on the swung grid to the frame, and Ctrl+C must leave no
 //! note sounding.
 
-use integration_tests::binary;
+use integration_tests::{binary, on_swung_grid};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -216,13 +216,7 @@ fn jack_output_is_frame_accurate_and_ctrl_c_leaves_no_stuck_note() {
     let bps = 200.0 / 60.0 / SAMPLE_RATE;
     for f in &ons {
         let beat = (f - t0) as f64 * bps;
-        let k = beat.floor();
-        let on_grid = [k - 1.0, k, k + 1.0].iter().any(|base| {
-            [0.0, SWING / 2.0, SWING, SWING + (1.0 - SWING) / 2.0]
-                .iter()
-                .map(|o| base + o)
-                .any(|g| g > beat - bps + 1e-9 && g <= beat + 1e-9)
-        });
+        let on_grid = on_swung_grid(beat, bps, SWING);
         assert!(
             on_grid,
             "note-on at frame {} (beat {beat:.6}) is off the grid",
@@ -363,13 +357,7 @@ fn following_the_jack_transport() {
         if b[0] & 0xF0 == 0x90 && b[2] > 0 {
             let frame = frame.expect("notes only while the transport rolls");
             let beat = frame as f64 * bps;
-            let k = beat.floor();
-            let on_grid = [k - 1.0, k, k + 1.0].iter().any(|base| {
-                [0.0, SWING / 2.0, SWING, SWING + (1.0 - SWING) / 2.0]
-                    .iter()
-                    .map(|o| base + o)
-                    .any(|g| g > beat - bps + 1e-9 && g <= beat + 1e-9)
-            });
+            let on_grid = on_swung_grid(beat, bps, SWING);
             assert!(
                 on_grid,
                 "note-on at transport frame {frame} (beat {beat:.6}) is off the grid"

@@ -20,7 +20,7 @@ pub enum MidiFileError {
 
 /// General MIDI programs that fit the quartet (0-based): acoustic bass, acoustic grand piano,
 /// tenor sax. Drums on channel 10 need none.
-fn program(instrument: Instrument) -> Option<u8> {
+pub fn gm_program(instrument: Instrument) -> Option<u8> {
     match instrument {
         Instrument::Bass => Some(32),
         Instrument::Piano => Some(0),
@@ -89,7 +89,7 @@ pub fn write_smf(sections: &[Section], config: &RuntimeConfig) -> Result<Vec<u8>
             track.push(meta(MetaMessage::TimeSignature(4, 2, 24, 8)));
         }
         let channel = u4::new(config.channel(instrument));
-        if let Some(p) = program(instrument) {
+        if let Some(p) = gm_program(instrument) {
             track.push(TrackEvent {
                 delta: u28::new(0),
                 kind: TrackEventKind::Midi {
