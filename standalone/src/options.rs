@@ -140,16 +140,25 @@ impl LlmArgs {
             config_path, load_user_config, resolve_api_key, MAX_CONTEXT_STEPS,
         };
         use infinite_jazz_llm::{Backend, LlmSettings};
+        let chosen = self
+            .llm_backend
+            .as_deref()
+            .map(|name| {
+                Backend::from_name(name).ok_or_else(|| {
+                    anyhow!("unknown --llm-backend {name:?} (builtin, openai, ollama)")
+                })
+            })
+            .transpose()?;
+        // The built-in composer needs nothing from the config file, so no problem of the
+        // file's may stand in its way.
+        if chosen == Some(Backend::Builtin) {
+            return Ok(None);
+        }
         let user = match config_path() {
             Some(path) => load_user_config(&path)?,
             None => Default::default(),
         };
-        let backend = match self.llm_backend.as_deref() {
-            Some(name) => Backend::from_name(name).ok_or_else(|| {
-                anyhow!("unknown --llm-backend {name:?} (builtin, openai, ollama)")
-            })?,
-            None => user.backend.unwrap_or(Backend::Builtin),
-        };
+        let backend = chosen.unwrap_or(user.backend.unwrap_or(Backend::Builtin));
         if backend == Backend::Builtin {
             return Ok(None);
         }
@@ -158,13 +167,13 @@ impl LlmArgs {
         } else {
             LlmSettings::new(backend)
         };
-        s.api_key = resolve_api_key(self.api_key.as_deref(), &user);
         if let Some(v) = &self.model {
             s.model = v.clone();
         }
         if let Some(v) = &self.base_url {
             s.base_url = v.clone();
         }
+        s.api_key = resolve_api_key(self.api_key.as_deref(), &user, &s.base_url);
         if let Some(v) = self.temperature {
             if !(0.0..=2.0).contains(&v) {
                 return Err(anyhow!("--temperature must be between 0 and 2"));

@@ -155,6 +155,31 @@ fn generate_runs_musicgpt_without_a_shell_and_reports_each_failure() {
         format!("{prompt}\nsmall\n8")
     );
 
+    // A prompt that looks like an option, given after our own `--`, is still only a prompt.
+    let dashed = Command::new(binary("infinite-jazz-standalone", "infini-loop"))
+        .env("FAKE_MUSICGPT_MODE", "ok")
+        .env("FAKE_MUSICGPT_PROMPT_FILE", &prompt_file)
+        .args([
+            "generate",
+            "--musicgpt",
+            fake.to_str().expect("p"),
+            "--secs",
+            "5",
+            "--",
+        ])
+        .args(["--model large", dir.join("dashed.wav").to_str().expect("p")])
+        .output()
+        .expect("runs");
+    assert!(
+        dashed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dashed.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&prompt_file).expect("prompt seen"),
+        "--model large\nmedium\n5"
+    );
+
     let failed = run("fail", &[]);
     assert!(!failed.status.success());
     assert!(String::from_utf8_lossy(&failed.stderr).contains("MusicGPT failed"));

@@ -24,6 +24,8 @@ pub struct LoopEditor {
     message: Option<String>,
     spectrum: Vec<f32>,
     fft: Arc<dyn rustfft::Fft<f32>>,
+    /// The MusicGPT path being typed; this machine's setting once "Use" is pressed.
+    musicgpt_field: String,
 }
 
 /// Which of the worker's clips is playing: the looper counts the clips it started, the worker
@@ -64,6 +66,7 @@ pub fn spectrum_db(frame: &SpectrumFrame, fft: &dyn rustfft::Fft<f32>, bins: usi
 impl LoopEditor {
     pub fn new(params: Arc<InfiniLoopParams>, link: Arc<LoopLink>) -> Self {
         let fft = rustfft::FftPlanner::new().plan_fft_forward(SPECTRUM_SAMPLES);
+        let musicgpt_field = link.machine().musicgpt.display().to_string();
         LoopEditor {
             params,
             link,
@@ -71,6 +74,36 @@ impl LoopEditor {
             message: None,
             spectrum: Vec::new(),
             fft,
+            musicgpt_field: if musicgpt_field == "musicgpt" {
+                String::new()
+            } else {
+                musicgpt_field
+            },
+        }
+    }
+
+    /// Stores the MusicGPT path in the user's config file (never the project) and uses it.
+    fn save_musicgpt_path(&mut self) {
+        use infini_loop_engine::user_config::{self, user_config_path};
+        let Some(path) = user_config_path() else {
+            self.message = Some("no home folder to keep the MusicGPT path in".into());
+            return;
+        };
+        let result = user_config::load(&path).and_then(|mut config| {
+            let typed = self.musicgpt_field.trim();
+            config.musicgpt = (!typed.is_empty()).then(|| typed.into());
+            user_config::save(&path, &config)?;
+            Ok(config)
+        });
+        match result {
+            Ok(config) => {
+                if let Ok(mut m) = self.link.machine.lock() {
+                    m.musicgpt = config.executable();
+                }
+                InfiniLoop::reconfigure(&self.params, &self.link);
+                self.message = Some(format!("MusicGPT: {}", config.executable().display()));
+            }
+            Err(e) => self.message = Some(format!("could not save the MusicGPT path: {e}")),
         }
     }
 
@@ -297,10 +330,17 @@ impl NiceEguiApp for LoopEditor {
             ui.add(egui::TextEdit::singleline(&mut sources.folder).desired_width(260.0));
             ui.label("musicgpt");
             ui.add(
-                egui::TextEdit::singleline(&mut sources.musicgpt)
+                egui::TextEdit::singleline(&mut self.musicgpt_field)
                     .desired_width(180.0)
                     .hint_text("on PATH"),
             );
+            if ui
+                .button("Use")
+                .on_hover_text("Saved in your own config, never in the project")
+                .clicked()
+            {
+                self.save_musicgpt_path();
+            }
         });
         if sources != before {
             if let Ok(mut s) = self.params.sources.write() {
@@ -309,6 +349,7 @@ impl NiceEguiApp for LoopEditor {
         }
         ui.horizontal(|ui| {
             if ui.button("Generate").clicked() {
+                self.link.allow_generation();
                 self.link.active.store(true, Ordering::Relaxed);
                 InfiniLoop::reconfigure(&self.params, &self.link);
                 self.message = Some("asking for clips".into());
@@ -381,11 +422,19 @@ impl NiceEguiApp for LoopEditor {
                 }
             });
         }
+        let waiting_for_generate = self.params.source.value() == SourceKind::MusicGpt
+            && !self.link.machine().generation_allowed
+            && !self.params.source_settings().prompt.trim().is_empty();
         let line = status
             .last_error
             .clone()
             .or_else(|| status.busy.clone())
             .or_else(|| self.message.clone())
+            .or_else(|| self.link.config_problem.clone())
+            .or_else(|| {
+                waiting_for_generate
+                    .then(|| "press Generate to run MusicGPT with this prompt".to_string())
+            })
             .unwrap_or_else(|| "ready".into());
         ui.separator();
         ui.label(line);

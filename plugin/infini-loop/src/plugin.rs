@@ -3,6 +3,7 @@
 
 use infini_loop_engine::looper::{looper, BeatClock, Looper, LooperSettings, LooperState};
 use infini_loop_engine::source::MusicGptRequest;
+use infini_loop_engine::user_config::{self, user_config_path, LoopUserConfig};
 use infini_loop_engine::worker::{
     ClipCommand, ClipSource, ClipStatus, ClipWorker, ClipWorkerConfig,
 };
@@ -60,23 +61,55 @@ pub enum SourceKind {
     Folder,
 }
 
-/// Prompt and sources: saved with the project.
+/// Prompt and sources: saved with the project. Which program runs is not among them: a
+/// project is data from whoever shared it, so the MusicGPT executable comes from this machine's
+/// own config ([`MachineSettings`]); an old project's `musicgpt` entry is ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SourceSettings {
     pub prompt: String,
     /// A folder of audio files, or a single file.
     pub folder: String,
-    /// The musicgpt executable; empty for the one on PATH.
-    pub musicgpt: String,
 }
 
 impl SourceSettings {
     fn sanitized(mut self) -> Self {
         self.prompt = self.prompt.chars().take(1000).collect();
         self.folder = self.folder.chars().take(4096).collect();
-        self.musicgpt = self.musicgpt.chars().take(4096).collect();
         self
+    }
+}
+
+/// What this machine allows: the executable from the user's config, and whether MusicGPT may
+/// run. It may once the user pressed Generate in this session, or when the user's config says
+/// a project may start generating on load; never because a project says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineSettings {
+    pub musicgpt: PathBuf,
+    pub generation_allowed: bool,
+}
+
+impl MachineSettings {
+    pub fn from_user_config(config: &LoopUserConfig) -> Self {
+        MachineSettings {
+            musicgpt: config.executable(),
+            generation_allowed: config.generate_on_load,
+        }
+    }
+
+    /// The user's config file's settings; a missing or damaged file means the defaults
+    /// (MusicGPT on PATH, nothing runs before Generate).
+    pub fn load() -> (Self, Option<String>) {
+        let loaded = user_config_path()
+            .map(|path| user_config::load(&path))
+            .unwrap_or(Ok(LoopUserConfig::default()));
+        match loaded {
+            Ok(config) => (Self::from_user_config(&config), None),
+            Err(e) => (
+                Self::from_user_config(&LoopUserConfig::default()),
+                Some(e.to_string()),
+            ),
+        }
     }
 }
 
@@ -175,16 +208,17 @@ impl InfiniLoopParams {
     }
 
     /// The worker's configuration for playback at `sample_rate`.
-    pub fn worker_config(&self, sample_rate: u32, active: bool) -> ClipWorkerConfig {
+    pub fn worker_config(
+        &self,
+        sample_rate: u32,
+        active: bool,
+        machine: &MachineSettings,
+    ) -> ClipWorkerConfig {
         let s = self.source_settings();
         let source = match self.source.value() {
-            SourceKind::MusicGpt if !s.prompt.trim().is_empty() => {
+            SourceKind::MusicGpt if !s.prompt.trim().is_empty() && machine.generation_allowed => {
                 ClipSource::MusicGpt(MusicGptRequest {
-                    executable: if s.musicgpt.trim().is_empty() {
-                        PathBuf::from("musicgpt")
-                    } else {
-                        PathBuf::from(s.musicgpt.trim())
-                    },
+                    executable: machine.musicgpt.clone(),
                     prompt: s.prompt.clone(),
                     model: self.model.value().name().to_string(),
                     seconds: self.seconds.value().clamp(5, 30) as u32,
@@ -256,11 +290,18 @@ pub struct LoopLink {
     pub sample_rate: AtomicU64,
     /// Loops the editor wants heard next (auditioning a loop candidate).
     pub audition: Mutex<Option<rtrb::Producer<Box<infini_loop_engine::looper::PreparedLoop>>>>,
+    /// This machine's executable and permission to run it.
+    pub machine: Mutex<MachineSettings>,
+    /// Why the user's config could not be read, for the status line.
+    pub config_problem: Option<String>,
 }
 
 impl Default for LoopLink {
     fn default() -> Self {
+        let (machine, config_problem) = MachineSettings::load();
         LoopLink {
+            machine: Mutex::new(machine),
+            config_problem,
             commands: Mutex::new(None),
             status: Mutex::new(None),
             switch: AtomicBool::new(false),
@@ -275,6 +316,20 @@ impl Default for LoopLink {
 }
 
 impl LoopLink {
+    pub fn machine(&self) -> MachineSettings {
+        self.machine
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_else(|_| MachineSettings::from_user_config(&LoopUserConfig::default()))
+    }
+
+    /// The user pressed Generate: MusicGPT may run from now on.
+    pub fn allow_generation(&self) {
+        if let Ok(mut m) = self.machine.lock() {
+            m.generation_allowed = true;
+        }
+    }
+
     pub fn send(&self, command: ClipCommand) {
         if let Ok(c) = self.commands.lock() {
             if let Some(tx) = c.as_ref() {
@@ -322,7 +377,10 @@ impl InfiniLoop {
     pub fn reconfigure(params: &InfiniLoopParams, link: &LoopLink) {
         let rate = link.sample_rate.load(Ordering::Relaxed) as u32;
         let active = link.active.load(Ordering::Relaxed);
-        link.send(ClipCommand::Configure(params.worker_config(rate, active)));
+        let machine = link.machine();
+        link.send(ClipCommand::Configure(
+            params.worker_config(rate, active, &machine),
+        ));
     }
 }
 
@@ -381,7 +439,8 @@ impl Plugin for InfiniLoop {
         match ClipWorker::spawn(
             queue,
             returned,
-            self.params.worker_config(rate as u32, active),
+            self.params
+                .worker_config(rate as u32, active, &self.link.machine()),
         ) {
             Ok(worker) => {
                 if let Ok(mut c) = self.link.commands.lock() {

@@ -3,7 +3,8 @@
 
 use crate::config::{Backend, LlmSettings};
 use crate::error::LlmError;
-use crate::http::HttpClient;
+use crate::http::{quote_server, HttpClient};
+use crate::secret::ApiKey;
 use serde_json::{json, Value};
 
 /// The prompt of one call.
@@ -41,7 +42,8 @@ fn parse_json(bytes: &[u8]) -> Result<Value, LlmError> {
     serde_json::from_slice(bytes).map_err(|e| LlmError::BadJson(e.to_string()))
 }
 
-fn server_error_in(value: &Value) -> Option<LlmError> {
+/// An error a server reports inside a successful answer (a 200 body or a stream event).
+fn server_error_in(value: &Value, key: &ApiKey) -> Option<LlmError> {
     let e = value.get("error")?;
     let detail = e
         .get("message")
@@ -50,7 +52,7 @@ fn server_error_in(value: &Value) -> Option<LlmError> {
         .unwrap_or("unknown error");
     Some(LlmError::Server {
         status: 200,
-        detail: detail.chars().take(300).collect(),
+        detail: quote_server(detail, Some(key)),
     })
 }
 
@@ -100,61 +102,92 @@ fn openai(
     }
     let url = join(&s.base_url, "chat/completions");
     let response = http.post_json(&url, Some(&s.api_key), &body, &s.model)?;
-    // A server that cannot stream answers a streaming request with one JSON body.
-    let streamed = s.stream && response.content_type() != "application/json";
-    let mut completion = Completion {
-        streamed,
-        ..Default::default()
-    };
-    let read_usage = |v: &Value, c: &mut Completion| {
-        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            c.prompt_tokens = u.get("prompt_tokens").and_then(Value::as_u64);
-            c.completion_tokens = u.get("completion_tokens").and_then(Value::as_u64);
-        }
-    };
-    if streamed {
-        let mut done = false;
-        response.lines(|line| {
-            let Some(payload) = line.strip_prefix("data:") else {
-                // Blank separators, `:` keep-alive comments, `event:` lines.
-                return Ok(true);
-            };
-            let payload = payload.trim();
-            if payload == "[DONE]" {
-                done = true;
-                return Ok(false);
-            }
-            let value = parse_json(payload.as_bytes())?;
-            if let Some(e) = server_error_in(&value) {
-                return Err(e);
-            }
-            if let Some(piece) = value
-                .pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-            {
-                completion.text.push_str(piece);
-            }
-            read_usage(&value, &mut completion);
-            Ok(true)
-        })?;
-        if !done && completion.text.is_empty() {
-            return Err(LlmError::BadJson(
-                "the stream ended without an answer".into(),
-            ));
-        }
+    let mut completion = Completion::default();
+    let mut done = false;
+    // Servers label answers loosely: a whole JSON answer may come as text/plain or with no
+    // type at all. Only an event stream is read as it arrives; anything else is read whole
+    // and is the JSON answer when it parses as JSON, else a stream of events.
+    if s.stream && response.content_type() == "text/event-stream" {
+        completion.streamed = true;
+        response.lines(|line| sse_line(line, s, &mut completion, &mut done))?;
     } else {
-        let value = parse_json(&response.bytes()?)?;
-        if let Some(e) = server_error_in(&value) {
-            return Err(e);
+        let bytes = response.bytes()?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(value) => {
+                if let Some(e) = server_error_in(&value, &s.api_key) {
+                    return Err(e);
+                }
+                completion.text = value
+                    .pointer("/choices/0/message/content")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        LlmError::BadJson("no choices[0].message.content in the answer".into())
+                    })?
+                    .to_string();
+                read_usage(&value, &mut completion);
+                return Ok(completion);
+            }
+            Err(e) if !s.stream => return Err(LlmError::BadJson(e.to_string())),
+            Err(_) => {
+                completion.streamed = true;
+                for line in split_lines(&String::from_utf8_lossy(&bytes)) {
+                    if !sse_line(line, s, &mut completion, &mut done)? {
+                        break;
+                    }
+                }
+            }
         }
-        completion.text = value
-            .pointer("/choices/0/message/content")
-            .and_then(Value::as_str)
-            .ok_or_else(|| LlmError::BadJson("no choices[0].message.content in the answer".into()))?
-            .to_string();
-        read_usage(&value, &mut completion);
+    }
+    if !done && completion.text.is_empty() {
+        return Err(LlmError::BadJson(
+            "the stream ended without an answer".into(),
+        ));
     }
     Ok(completion)
+}
+
+/// Lines split at `\r\n`, `\n` or a lone `\r`: all three end a line in an event stream.
+pub(crate) fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n')
+        .flat_map(|l| l.split('\r'))
+        .filter(|l| !l.is_empty())
+}
+
+fn read_usage(v: &Value, c: &mut Completion) {
+    if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+        c.prompt_tokens = u.get("prompt_tokens").and_then(Value::as_u64);
+        c.completion_tokens = u.get("completion_tokens").and_then(Value::as_u64);
+    }
+}
+
+/// One line of an OpenAI event stream; `Ok(false)` at `[DONE]`.
+fn sse_line(
+    line: &str,
+    s: &LlmSettings,
+    completion: &mut Completion,
+    done: &mut bool,
+) -> Result<bool, LlmError> {
+    let Some(payload) = line.strip_prefix("data:") else {
+        // Blank separators, `:` keep-alive comments, `event:` lines.
+        return Ok(true);
+    };
+    let payload = payload.trim();
+    if payload == "[DONE]" {
+        *done = true;
+        return Ok(false);
+    }
+    let value = parse_json(payload.as_bytes())?;
+    if let Some(e) = server_error_in(&value, &s.api_key) {
+        return Err(e);
+    }
+    if let Some(piece) = value
+        .pointer("/choices/0/delta/content")
+        .and_then(Value::as_str)
+    {
+        completion.text.push_str(piece);
+    }
+    read_usage(&value, completion);
+    Ok(true)
 }
 
 fn ollama(
@@ -184,7 +217,7 @@ fn ollama(
         ..Default::default()
     };
     let take = |value: &Value, c: &mut Completion| -> Result<bool, LlmError> {
-        if let Some(e) = server_error_in(value) {
+        if let Some(e) = server_error_in(value, &s.api_key) {
             return Err(e);
         }
         if let Some(piece) = value.pointer("/message/content").and_then(Value::as_str) {

@@ -1,6 +1,7 @@
 //! Backend settings, the user's config file, and where the API key comes from.
 
 use crate::secret::ApiKey;
+use infinite_jazz_files::{read_text_bounded, FileError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -123,22 +124,22 @@ impl LlmSettings {
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// Only serde's category and position: its other words can quote the file (a key).
+    #[error("{path} is not valid config JSON ({problem} at line {line}, column {column})")]
+    Parse {
         path: PathBuf,
-        source: std::io::Error,
+        problem: &'static str,
+        line: usize,
+        column: usize,
     },
-    #[error("{path} is not valid config JSON: {message}")]
-    Parse { path: PathBuf, message: String },
     #[error(
         "{path} holds an API key but others can read it (mode {mode:o}); run: chmod 600 {path}"
     )]
     TooOpen { path: PathBuf, mode: u32 },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
 }
 
 /// The user's own settings file (`~/.config/infinite-jazz/config.json`), the only place
@@ -165,13 +166,7 @@ pub struct UserConfig {
     pub context_steps: Option<usize>,
 }
 
-/// `$XDG_CONFIG_HOME/infinite-jazz` or `~/.config/infinite-jazz`.
-pub fn config_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("infinite-jazz"));
-    }
-    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config").join("infinite-jazz"))
-}
+pub use infinite_jazz_files::config_dir;
 
 pub fn config_path() -> Option<PathBuf> {
     config_dir().map(|d| d.join("config.json"))
@@ -179,37 +174,34 @@ pub fn config_path() -> Option<PathBuf> {
 
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
-/// Reads the config file; a missing file is an empty config.
-pub fn load_user_config(path: &Path) -> Result<UserConfig, ConfigError> {
-    let metadata = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(UserConfig::default()),
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    if metadata.len() > MAX_CONFIG_BYTES {
-        return Err(ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: format!("larger than {MAX_CONFIG_BYTES} bytes"),
-        });
+fn parse_problem(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "a syntax error",
+        serde_json::error::Category::Data => "a value of the wrong kind",
+        serde_json::error::Category::Eof => "an unexpected end",
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+}
+
+/// Reads the config file; a missing file is an empty config. Only a regular file of at most
+/// 64 KiB is read, and the read itself stops there.
+pub fn load_user_config(path: &Path) -> Result<UserConfig, ConfigError> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(UserConfig::default());
+    }
+    let text = read_text_bounded(path, MAX_CONFIG_BYTES)?;
     let config: UserConfig = serde_json::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        // serde_json's message names a line and column, never the content.
-        message: e.to_string(),
+        problem: parse_problem(&e),
+        line: e.line(),
+        column: e.column(),
     })?;
     #[cfg(unix)]
     if config.api_key.as_deref().is_some_and(|k| !k.is_empty()) {
         use std::os::unix::fs::PermissionsExt;
-        let mode = metadata.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o777);
         if mode & 0o077 != 0 {
             return Err(ConfigError::TooOpen {
                 path: path.to_path_buf(),
@@ -222,17 +214,14 @@ pub fn load_user_config(path: &Path) -> Result<UserConfig, ConfigError> {
 
 /// Writes the config file readable by its owner only.
 pub fn save_user_config(path: &Path, config: &UserConfig) -> Result<(), ConfigError> {
-    let write_error = |source| ConfigError::Write {
+    let write_error = |e: std::io::Error| ConfigError::Write {
         path: path.to_path_buf(),
-        source,
+        reason: e.to_string(),
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(write_error)?;
     }
-    let text = serde_json::to_string_pretty(config).map_err(|e| ConfigError::Parse {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let text = serde_json::to_string_pretty(config).unwrap_or_default();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -251,15 +240,59 @@ pub fn save_user_config(path: &Path, config: &UserConfig) -> Result<(), ConfigEr
     file.write_all(text.as_bytes()).map_err(write_error)
 }
 
-/// The key to use: given explicitly, else the config file's, else `GROQ_API_KEY`, else
-/// `OPENAI_API_KEY`.
-pub fn resolve_api_key(explicit: Option<&str>, config: &UserConfig) -> ApiKey {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    explicit
-        .map(str::to_string)
-        .or_else(|| config.api_key.clone().filter(|k| !k.trim().is_empty()))
-        .or_else(|| env("GROQ_API_KEY"))
-        .or_else(|| env("OPENAI_API_KEY"))
+/// The environment variable whose key belongs to `base_url`: Groq's key goes to Groq's API and
+/// OpenAI's to OpenAI's, over HTTPS, and no environment key goes anywhere else.
+fn provider_key_variable(base_url: &str) -> Option<&'static str> {
+    let url = reqwest::Url::parse(base_url).ok()?;
+    if url.scheme() != "https" {
+        return None;
+    }
+    match url.host_str()?.to_ascii_lowercase().as_str() {
+        "api.groq.com" => Some("GROQ_API_KEY"),
+        "api.openai.com" => Some("OPENAI_API_KEY"),
+        _ => None,
+    }
+}
+
+/// Whether two base URLs name the same server (scheme, host and port).
+pub fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin() && a.origin().is_tuple(),
+        _ => false,
+    }
+}
+
+/// The key to send to `base_url`: the one given explicitly for this call; else the config
+/// file's, when the config names this same server (its base URL, or its backend's default);
+/// else the provider's own environment variable when `base_url` is that provider's API.
+pub fn resolve_api_key(explicit: Option<&str>, config: &UserConfig, base_url: &str) -> ApiKey {
+    resolve_api_key_from(explicit, config, base_url, |name| std::env::var(name).ok())
+}
+
+fn resolve_api_key_from(
+    explicit: Option<&str>,
+    config: &UserConfig,
+    base_url: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> ApiKey {
+    let usable = |k: &String| !k.trim().is_empty();
+    if let Some(key) = explicit.map(str::to_string).filter(usable) {
+        return ApiKey::new(key);
+    }
+    let config_server = config.base_url.clone().unwrap_or_else(|| {
+        config
+            .backend
+            .unwrap_or(Backend::Builtin)
+            .default_base_url()
+            .to_string()
+    });
+    if let Some(key) = config.api_key.clone().filter(usable) {
+        if same_origin(&config_server, base_url) {
+            return ApiKey::new(key);
+        }
+    }
+    provider_key_variable(base_url)
+        .and_then(|name| env(name).filter(usable))
         .map(ApiKey::new)
         .unwrap_or_default()
 }
@@ -290,7 +323,7 @@ impl UserConfig {
         if let Some(c) = self.context_steps {
             s.context_steps = c.min(MAX_CONTEXT_STEPS);
         }
-        s.api_key = resolve_api_key(None, self);
+        s.api_key = resolve_api_key(None, self, &s.base_url);
         s
     }
 }
@@ -354,6 +387,94 @@ mod tests {
             load_user_config(&dir.join("bad.json")),
             Err(ConfigError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_file() {
+        let dir = temp_dir("quote");
+        let path = dir.join("config.json");
+        for text in [
+            r#"{"temperature": "sk-live-secret-123"}"#,
+            r#"{"api_key": "sk-live-secret-123", "top_p": "x"#,
+            r#"{"model": ["sk-live-secret-123"]}"#,
+        ] {
+            std::fs::write(&path, text).expect("write");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod");
+            }
+            let err = load_user_config(&path).expect_err("invalid").to_string();
+            assert!(err.contains("line 1"), "{err}");
+            assert!(!err.contains("sk-live"), "{err}");
+        }
+        assert!(matches!(
+            load_user_config(Path::new("/dev/zero")),
+            Err(ConfigError::File(FileError::NotRegular { .. }))
+        ));
+    }
+
+    #[test]
+    fn keys_go_only_to_the_server_they_belong_to() {
+        let env = |name: &str| match name {
+            "GROQ_API_KEY" => Some("gsk-groq".to_string()),
+            "OPENAI_API_KEY" => Some("sk-openai".to_string()),
+            _ => None,
+        };
+        let none = UserConfig::default();
+        let key = |explicit: Option<&str>, config: &UserConfig, url: &str| {
+            resolve_api_key_from(explicit, config, url, env)
+        };
+        assert_eq!(
+            key(None, &none, "https://api.groq.com/openai/v1"),
+            ApiKey::new("gsk-groq")
+        );
+        assert_eq!(
+            key(None, &none, "https://api.openai.com/v1"),
+            ApiKey::new("sk-openai")
+        );
+        for elsewhere in [
+            "http://127.0.0.1:11434",
+            "https://evil.example/v1",
+            "http://api.groq.com/openai/v1",
+            "https://api.groq.com.evil.example/v1",
+            "https://api.groq.com@evil.example/v1",
+            "not a url",
+        ] {
+            assert!(key(None, &none, elsewhere).is_empty(), "{elsewhere}");
+        }
+        // Given explicitly: the user chose where it goes.
+        assert_eq!(
+            key(Some("sk-mine"), &none, "http://127.0.0.1:8080"),
+            ApiKey::new("sk-mine")
+        );
+        // A config key belongs to the config's server.
+        let local = UserConfig {
+            backend: Some(Backend::OpenAi),
+            base_url: Some("http://127.0.0.1:8080/v1".into()),
+            api_key: Some("sk-local".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            key(None, &local, "http://127.0.0.1:8080/v1/"),
+            ApiKey::new("sk-local")
+        );
+        assert!(key(None, &local, "http://127.0.0.1:9999/v1").is_empty());
+        let groq = UserConfig {
+            backend: Some(Backend::OpenAi),
+            api_key: Some("gsk-config".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            key(None, &groq, "https://api.groq.com/openai/v1"),
+            ApiKey::new("gsk-config")
+        );
+        assert_eq!(
+            key(None, &groq, "https://api.openai.com/v1"),
+            ApiKey::new("sk-openai"),
+            "Groq's key from the config never goes to OpenAI"
+        );
     }
 
     #[test]

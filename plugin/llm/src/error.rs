@@ -29,6 +29,12 @@ pub enum LlmError {
     RateLimited { retry_after: Duration },
     #[error("server error (HTTP {status}): {detail}")]
     Server { status: u16, detail: String },
+    #[error("{url} redirected to another server ({location}, HTTP {status}); not followed, so the API key stays with the server you configured: if you trust that address, use it as the base URL")]
+    Redirected {
+        url: String,
+        status: u16,
+        location: String,
+    },
     #[error("unexpected answer (HTTP {status}): {detail}")]
     Http { status: u16, detail: String },
     #[error("the answer was not valid JSON: {0}")]

@@ -10,6 +10,40 @@ use std::time::{Duration, Instant};
 /// Error details quoted from a server are cut to this length.
 const MAX_DETAIL: usize = 300;
 
+/// A server's words as they may appear in a message, a log, a status line or a saved file: the
+/// key redacted first (so a cut can never leave part of it behind), then cut to
+/// [`MAX_DETAIL`] characters.
+pub fn quote_server(text: &str, key: Option<&ApiKey>) -> String {
+    let redacted = match key {
+        Some(k) => k.redact(text),
+        None => text.to_string(),
+    };
+    redacted
+        .chars()
+        .take(MAX_DETAIL)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Follows a redirect only to the origin the request was sent to: the API key must never
+/// reach another server, not even another port of the same host.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if !same {
+            attempt.stop()
+        } else if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 pub struct HttpClient {
     client: reqwest::blocking::Client,
     timeouts: Timeouts,
@@ -40,6 +74,7 @@ impl HttpClient {
             // chunk of the body. The total deadline is checked between chunks.
             .timeout(timeouts.stall)
             .user_agent(concat!("infinite-jazz/", env!("CARGO_PKG_VERSION")))
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| {
                 LlmError::Other(format!("cannot start the HTTP client: {}", error_text(&e)))
@@ -88,6 +123,20 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let detail = response.error_detail(key);
+        if (300..400).contains(&status) {
+            let location = response
+                .inner
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(|l| quote_server(l, key))
+                .unwrap_or_default();
+            return Err(LlmError::Redirected {
+                url: url.to_string(),
+                status,
+                location,
+            });
+        }
         Err(match status {
             401 | 403 => LlmError::Unauthorized { status, detail },
             404 => LlmError::ModelNotFound {
@@ -226,8 +275,14 @@ impl Response {
                 return Ok(());
             }
             pending.extend_from_slice(&buf[..n]);
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
+            // A line ends at `\n`, `\r\n` or a lone `\r`; a `\r` at the very end of what
+            // has arrived waits, in case its `\n` is in the next chunk.
+            while let Some(end) = pending.iter().position(|b| *b == b'\n' || *b == b'\r') {
+                if pending[end] == b'\r' && end + 1 == pending.len() {
+                    break;
+                }
+                let crlf = pending[end] == b'\r' && pending.get(end + 1) == Some(&b'\n');
+                let line: Vec<u8> = pending.drain(..=end + usize::from(crlf)).collect();
                 if !on_line(String::from_utf8_lossy(&line).trim_end())? {
                     return Ok(());
                 }
@@ -257,15 +312,6 @@ impl Response {
                     .map(str::to_string)
             })
             .unwrap_or(text);
-        let message = match key {
-            Some(k) => k.redact(&message),
-            None => message,
-        };
-        message
-            .chars()
-            .take(MAX_DETAIL)
-            .collect::<String>()
-            .trim()
-            .to_string()
+        quote_server(&message, key)
     }
 }

@@ -39,17 +39,13 @@ pub fn style_text(name: &str) -> Result<String, StyleError> {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if safe {
         if let Some(path) = config_dir().map(|d| d.join("prompts").join(format!("{name}.txt"))) {
-            if let Ok(meta) = std::fs::metadata(&path) {
-                if meta.len() > MAX_PRESET_BYTES {
-                    return Err(StyleError::Unreadable {
+            if std::fs::symlink_metadata(&path).is_ok() {
+                return infinite_jazz_files::read_text_bounded(&path, MAX_PRESET_BYTES).map_err(
+                    |e| StyleError::Unreadable {
                         name: name.into(),
-                        detail: format!("larger than {MAX_PRESET_BYTES} bytes"),
-                    });
-                }
-                return std::fs::read_to_string(&path).map_err(|e| StyleError::Unreadable {
-                    name: name.into(),
-                    detail: e.to_string(),
-                });
+                        detail: e.to_string(),
+                    },
+                );
             }
         }
     }

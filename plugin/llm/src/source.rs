@@ -124,8 +124,14 @@ impl SectionSource for ModelSource {
             });
             match parse_section(&completion.text, request.config) {
                 Ok(parsed) if 4 - parsed.repairs.missing_instruments().len() >= MIN_INSTRUMENTS => {
-                    let repairs: Vec<String> =
-                        parsed.repairs.kept.iter().map(|r| r.to_string()).collect();
+                    // Repairs quote the answer, and an answer may echo anything it was sent.
+                    let key = &self.settings.api_key;
+                    let repairs: Vec<String> = parsed
+                        .repairs
+                        .kept
+                        .iter()
+                        .map(|r| key.redact(&r.to_string()))
+                        .collect();
                     let total = parsed.repairs.total() as u64;
                     self.record(|s| {
                         s.sections += 1;
@@ -146,7 +152,9 @@ impl SectionSource for ModelSource {
             }
             self.record(|s| s.unusable += 1);
         }
-        let message = format!("the model's answer was unusable twice: {last_problem}");
+        let message = self.settings.api_key.redact(&format!(
+            "the model's answer was unusable twice: {last_problem}"
+        ));
         self.record(|s| {
             s.failures += 1;
             s.last_error = Some(message.clone());

@@ -13,4 +13,5 @@ pub mod decode;
 pub mod looper;
 pub mod prepare;
 pub mod source;
+pub mod user_config;
 pub mod worker;

@@ -59,9 +59,137 @@ impl MusicGptRequest {
     }
 }
 
-/// Runs MusicGPT once, writing into `dir`: the prompt is an argument (never a shell), the
-/// process is killed on timeout or when `cancel` is set, and the output must decode.
-/// `progress` is called with the elapsed time while it runs.
+/// How much of MusicGPT's stderr is kept for error messages (the rest is read and dropped, so
+/// a chatty process never blocks on a full pipe or dies of SIGPIPE).
+const STDERR_TAIL: usize = 4096;
+
+/// The arguments of one run. The prompt comes last, after `--`, so no prompt (`-c …`,
+/// `--model …`) can ever be read as an option.
+pub fn musicgpt_args(request: &MusicGptRequest, output: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = [
+        "--model",
+        request.model.as_str(),
+        "--secs",
+        &request.seconds.to_string(),
+        "--output",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.push(output.as_os_str().to_owned());
+    for flag in ["--no-playback", "--no-interactive", "--"] {
+        args.push(flag.into());
+    }
+    args.push(request.prompt.clone().into());
+    args
+}
+
+/// A running MusicGPT in a process group of its own, so a timeout or Stop ends it together with
+/// any helper it started.
+struct RunningGroup {
+    child: std::process::Child,
+    stderr: Option<std::process::ChildStderr>,
+    tail: Vec<u8>,
+}
+
+impl RunningGroup {
+    fn spawn(request: &MusicGptRequest, out: &Path) -> Result<Self, SourceError> {
+        let mut command = Command::new(&request.executable);
+        command
+            .args(musicgpt_args(request, out))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        let mut child = command.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                SourceError::NotFound(request.executable.display().to_string())
+            } else {
+                SourceError::Start(e.to_string())
+            }
+        })?;
+        let stderr = child.stderr.take();
+        #[cfg(unix)]
+        if let Some(pipe) = &stderr {
+            use nix::fcntl::{fcntl, FcntlArg, OFlag};
+            // Read only what is there: a helper that keeps the pipe open must not hold us.
+            let _ = fcntl(pipe, FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+        }
+        Ok(RunningGroup {
+            child,
+            stderr,
+            tail: Vec::new(),
+        })
+    }
+
+    /// Reads what stderr holds now, keeping the last [`STDERR_TAIL`] bytes.
+    fn drain(&mut self) {
+        use std::io::Read;
+        let Some(pipe) = self.stderr.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => {
+                    self.stderr = None;
+                    return;
+                }
+                Ok(n) => {
+                    self.tail.extend_from_slice(&buf[..n]);
+                    if self.tail.len() > STDERR_TAIL {
+                        let cut = self.tail.len() - STDERR_TAIL;
+                        self.tail.drain(..cut);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // WouldBlock: nothing more for now. Any other error: stop reading.
+                Err(e) => {
+                    if e.kind() != std::io::ErrorKind::WouldBlock {
+                        self.stderr = None;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Kills every process of the group (MusicGPT and whatever it started) and reaps MusicGPT.
+    fn kill(&mut self) {
+        self.signal_group();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn signal_group(&self) {
+        #[cfg(unix)]
+        {
+            use nix::sys::signal::{killpg, Signal};
+            use nix::unistd::Pid;
+            if let Ok(pid) = i32::try_from(self.child.id()) {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+
+    fn tail_lines(&self) -> String {
+        let text = String::from_utf8_lossy(&self.tail);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines[lines.len().saturating_sub(3)..].join(" / ")
+    }
+}
+
+/// Runs MusicGPT once, writing into `dir`: the prompt is an argument after `--` (never a shell,
+/// never an option), the process group is killed on timeout or when `cancel` is set, and the
+/// output must decode. `progress` is called with the elapsed time while it runs.
 pub fn run_musicgpt(
     request: &MusicGptRequest,
     dir: &Path,
@@ -74,68 +202,41 @@ pub fn run_musicgpt(
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let out = dir.join(format!("musicgpt-{}-{n}.wav", std::process::id()));
     let _ = std::fs::remove_file(&out);
-    let mut child = Command::new(&request.executable)
-        .arg(&request.prompt)
-        .args([
-            "--model",
-            &request.model,
-            "--secs",
-            &request.seconds.to_string(),
-            "--output",
-        ])
-        .arg(&out)
-        .args(["--no-playback", "--no-interactive"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                SourceError::NotFound(request.executable.display().to_string())
-            } else {
-                SourceError::Start(e.to_string())
-            }
-        })?;
-    // Read stderr on the side so a chatty process never blocks on a full pipe.
-    let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut s) = stderr {
-            use std::io::Read;
-            let _ = s.by_ref().take(64 * 1024).read_to_string(&mut text);
-        }
-        text
-    });
+    let mut run = RunningGroup::spawn(request, &out)?;
     let started = Instant::now();
     let status = loop {
-        match child.try_wait() {
+        run.drain();
+        match run.child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) => {}
-            Err(e) => return Err(SourceError::Start(e.to_string())),
+            Err(e) => {
+                run.kill();
+                return Err(SourceError::Start(e.to_string()));
+            }
         }
-        if cancel.load(Ordering::Relaxed) {
-            let _ = child.kill();
-            let _ = child.wait();
+        let stop = if cancel.load(Ordering::Relaxed) {
+            Some(SourceError::Cancelled)
+        } else if started.elapsed() > request.timeout {
+            Some(SourceError::TimedOut(request.timeout.as_secs()))
+        } else {
+            None
+        };
+        if let Some(error) = stop {
+            run.kill();
             let _ = std::fs::remove_file(&out);
-            return Err(SourceError::Cancelled);
-        }
-        if started.elapsed() > request.timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_file(&out);
-            return Err(SourceError::TimedOut(request.timeout.as_secs()));
+            return Err(error);
         }
         progress(started.elapsed());
         std::thread::sleep(Duration::from_millis(50));
     };
-    let err = reader.join().unwrap_or_default();
+    run.drain();
+    // Helpers MusicGPT left behind have no business running on.
+    run.signal_group();
     if !status.success() {
         let _ = std::fs::remove_file(&out);
-        let detail: Vec<&str> = err.lines().rev().take(3).collect();
-        let detail: Vec<&str> = detail.into_iter().rev().collect();
         return Err(SourceError::Failed {
             status: status.to_string(),
-            detail: detail.join(" / "),
+            detail: run.tail_lines(),
         });
     }
     if let Err(e) = decode_file(&out) {
