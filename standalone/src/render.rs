@@ -7,12 +7,14 @@ use clap::Args;
 use infinite_jazz_engine::composer::BuiltinComposer;
 use infinite_jazz_engine::midi_file::write_smf;
 use infinite_jazz_engine::section::Section;
+use infinite_jazz_engine::section::{STEPS_PER_BAR, STEPS_PER_BEAT};
 use infinite_jazz_engine::take::{truncate_bars, write_take, TakeInfo};
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{SectionRequest, SectionSource, SourceError};
+use infinite_jazz_files::{check_outputs, check_wav_size, write_bytes_atomically};
 use infinite_jazz_llm::ModelSource;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct RenderArgs {
@@ -37,6 +39,10 @@ pub struct RenderArgs {
     /// Folder for the tracker text written by --save-output.
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
+    /// Longest the whole render may wait for a language model, in seconds (default: 60 plus
+    /// four times the take's playing time); the built-in composer writes whatever is left.
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
     #[command(flatten)]
     pub generation: GenerationArgs,
     #[command(flatten)]
@@ -46,13 +52,17 @@ pub struct RenderArgs {
 /// Longest wait a rate limit may impose on an offline render before the composer steps in.
 const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
-/// Asks the model for a section, waiting out one rate limit.
-fn ask_model(model: &mut ModelSource, request: &SectionRequest) -> Result<Section, SourceError> {
+/// Asks the model for a section, waiting out one rate limit if the deadline allows.
+fn ask_model(
+    model: &mut ModelSource,
+    request: &SectionRequest,
+    deadline: Instant,
+) -> Result<Section, SourceError> {
     match model.next_section(request) {
         Err(SourceError::Failed {
             retry_after: Some(wait),
             message,
-        }) if wait <= MAX_RATE_LIMIT_WAIT => {
+        }) if wait <= MAX_RATE_LIMIT_WAIT && Instant::now() + wait < deadline => {
             eprintln!("{message}");
             std::thread::sleep(wait);
             model.next_section(request)
@@ -64,17 +74,99 @@ fn ask_model(model: &mut ModelSource, request: &SectionRequest) -> Result<Sectio
 /// Longest take `render` writes: about an hour at medium tempo.
 const MAX_BARS: usize = 4096;
 
+/// Every file a render writes, decided before any music is made, so a clash between them (or
+/// with the SoundFont it reads) is refused before anything is written.
+struct RenderOutputs {
+    wav: Option<PathBuf>,
+    midi: PathBuf,
+    text: Option<PathBuf>,
+    /// The folder for one text file per section, with --save-output --output-dir.
+    section_dir: Option<PathBuf>,
+}
+
+impl RenderOutputs {
+    fn plan(args: &RenderArgs) -> Self {
+        let wav = args
+            .out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+        let text = args.save_output.then(|| match &args.output_dir {
+            Some(dir) => dir
+                .join(args.out.file_stem().unwrap_or_default())
+                .with_extension("txt"),
+            None => args.out.with_extension("txt"),
+        });
+        RenderOutputs {
+            wav: wav.then(|| args.out.clone()),
+            midi: if wav {
+                args.out.with_extension("mid")
+            } else {
+                args.out.clone()
+            },
+            text,
+            section_dir: args.output_dir.clone().filter(|_| args.save_output),
+        }
+    }
+
+    fn section_file(dir: &Path, index: usize) -> PathBuf {
+        dir.join(format!("section_{:03}.txt", index + 1))
+    }
+
+    fn check(&self, sections: usize, soundfont: Option<&Path>) -> Result<()> {
+        let section_files: Vec<PathBuf> = self
+            .section_dir
+            .iter()
+            .flat_map(|dir| (0..sections).map(|i| Self::section_file(dir, i)))
+            .collect();
+        let outputs: Vec<&Path> = self
+            .wav
+            .iter()
+            .chain(std::iter::once(&self.midi))
+            .chain(self.text.iter())
+            .chain(section_files.iter())
+            .map(PathBuf::as_path)
+            .collect();
+        let inputs: Vec<&Path> = soundfont.into_iter().collect();
+        Ok(check_outputs(&inputs, &outputs)?)
+    }
+}
+
 pub fn run(args: &RenderArgs) -> Result<()> {
     if !(1..=MAX_BARS).contains(&args.bars) {
         return Err(anyhow!("--bars must be between 1 and {MAX_BARS}"));
     }
     let config = args.generation.config()?;
     let settings = args.generation.composer_settings()?;
+    let outputs = RenderOutputs::plan(args);
+    let per_section = config.bars_per_section();
+    outputs.check(args.bars.div_ceil(per_section), args.soundfont.as_deref())?;
+    let mut font = None;
+    if let Some(wav) = &outputs.wav {
+        if !(8_000..=192_000).contains(&args.sample_rate) {
+            return Err(anyhow!("--sample-rate must be between 8000 and 192000"));
+        }
+        let beats = args.bars * STEPS_PER_BAR / STEPS_PER_BEAT;
+        let frames =
+            (beats as f64 * 60.0 / config.tempo_bpm() * f64::from(args.sample_rate)).round() as u64;
+        check_wav_size(frames, 2, 16).with_context(|| format!("{}", wav.display()))?;
+        font = Some(crate::synth::load_soundfont(
+            &crate::synth::find_soundfont(args.soundfont.as_deref())?,
+        )?);
+    }
     let llm = args.llm.settings(settings.seed)?;
+    let playing_secs =
+        (args.bars * STEPS_PER_BAR / STEPS_PER_BEAT) as f64 * 60.0 / config.tempo_bpm();
+    let deadline_secs = match args.deadline {
+        Some(d) if d.is_finite() && d >= 0.0 => d,
+        Some(_) => return Err(anyhow!("--deadline must be a number of seconds, 0 or more")),
+        None => 60.0 + 4.0 * playing_secs,
+    };
+    let deadline = Instant::now() + Duration::from_secs_f64(deadline_secs.min(1e7));
     let mut composer = BuiltinComposer::new(&settings);
     let mut model = match &llm {
         Some(s) => {
-            let source = ModelSource::new(s.clone())?;
+            let mut source = ModelSource::new(s.clone())?;
+            source.set_deadline(Some(deadline));
             eprintln!("asking {} for each section", source.name());
             Some(match &settings.progression {
                 Some(p) => source.with_progression(p.clone()),
@@ -83,22 +175,21 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         }
         None => None,
     };
-    let per_section = config.bars_per_section();
     let mut sections: Vec<Section> = Vec::new();
     let mut origins = Vec::new();
     let mut bars_left = args.bars;
+    let mut past_deadline = false;
     while bars_left > 0 {
         // The composer moves through the form every section, so it can stand in at any point.
         let composed = composer.compose_next(&config).section;
         let recent_start = sections.len().saturating_sub(32);
         let (mut section, origin) = match model.as_mut() {
-            None => (composed, "builtin"),
-            Some(m) => {
+            Some(m) if Instant::now() < deadline => {
                 let request = SectionRequest {
                     config: &config,
                     recent: &sections[recent_start..],
                 };
-                match ask_model(m, &request) {
+                match ask_model(m, &request, deadline) {
                     Ok(section) => (section, "model"),
                     Err(e) => {
                         eprintln!(
@@ -109,6 +200,17 @@ pub fn run(args: &RenderArgs) -> Result<()> {
                     }
                 }
             }
+            Some(_) => {
+                if !past_deadline {
+                    past_deadline = true;
+                    eprintln!(
+                        "the {deadline_secs:.0} s deadline has passed; the built-in composer \
+                         writes the remaining {bars_left} bars"
+                    );
+                }
+                (composed, "builtin")
+            }
+            None => (composed, "builtin"),
         };
         if bars_left < per_section {
             truncate_bars(&mut section, bars_left);
@@ -117,28 +219,10 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         sections.push(section);
         origins.push(origin);
     }
-    let wav = args
-        .out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-    let midi_path = if wav {
-        args.out.with_extension("mid")
-    } else {
-        args.out.clone()
-    };
-    let bytes = write_smf(&sections, &config)?;
-    std::fs::write(&midi_path, bytes)
-        .with_context(|| format!("writing {}", midi_path.display()))?;
-    if wav {
-        if !(8_000..=192_000).contains(&args.sample_rate) {
-            return Err(anyhow!("--sample-rate must be between 8000 and 192000"));
-        }
-        let font = crate::synth::load_soundfont(&crate::synth::find_soundfont(
-            args.soundfont.as_deref(),
-        )?)?;
-        let (left, right) = crate::synth::render_take(&sections, &config, &font, args.sample_rate)?;
-        crate::synth::write_wav(&args.out, &left, &right, args.sample_rate)?;
-        eprintln!("wrote {} and {}", args.out.display(), midi_path.display());
+    write_bytes_atomically(&outputs.midi, &write_smf(&sections, &config)?)?;
+    if let (Some(wav), Some(font)) = (&outputs.wav, &font) {
+        crate::synth::write_take_wav(wav, &sections, &config, font, args.sample_rate)?;
+        eprintln!("wrote {} and {}", wav.display(), outputs.midi.display());
     }
     eprintln!(
         "wrote {} ({} bars, {}, {} BPM, swing {})",
@@ -159,7 +243,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
             stats.last_latency_ms.map_or("-".to_string(), |l| l.to_string())
         );
     }
-    if args.save_output {
+    if let Some(text) = &outputs.text {
         let mut info = TakeInfo::from_config(&config);
         info.seed = Some(settings.seed);
         info.form = composer.description().to_string();
@@ -167,25 +251,17 @@ pub fn run(args: &RenderArgs) -> Result<()> {
             info.model = s.model.clone();
             info.prompt = s.vibe.clone();
         }
-        let path = match &args.output_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-                for (i, (section, origin)) in sections.iter().zip(&origins).enumerate() {
-                    let mut meta = info.metadata();
-                    meta.push(("source".into(), origin.to_string()));
-                    let file = dir.join(format!("section_{:03}.txt", i + 1));
-                    std::fs::write(&file, write_document(&meta, std::slice::from_ref(section)))
-                        .with_context(|| format!("writing {}", file.display()))?;
-                }
-                let stem = args.out.file_stem().unwrap_or_default();
-                dir.join(stem).with_extension("txt")
+        if let Some(dir) = &outputs.section_dir {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (i, (section, origin)) in sections.iter().zip(&origins).enumerate() {
+                let mut meta = info.metadata();
+                meta.push(("source".into(), origin.to_string()));
+                let document = write_document(&meta, std::slice::from_ref(section));
+                write_bytes_atomically(&RenderOutputs::section_file(dir, i), document.as_bytes())?;
             }
-            None => args.out.with_extension("txt"),
-        };
-        std::fs::write(&path, write_take(&info, &sections))
-            .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        }
+        write_bytes_atomically(text, write_take(&info, &sections).as_bytes())?;
+        eprintln!("wrote {}", text.display());
     }
     Ok(())
 }

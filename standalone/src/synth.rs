@@ -1,12 +1,14 @@
 //! The built-in General MIDI synth (rustysynth): finds a SoundFont, turns sequencer events into
 //! sound at their exact sample offsets, and renders whole takes to WAV.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use infinite_jazz_engine::midi_file::gm_program;
 use infinite_jazz_engine::section::{Instrument, Section, STEPS_PER_BEAT};
 use infinite_jazz_engine::sequencer::MidiEvent;
-use infinite_jazz_engine::timing::{section_note_spans, RuntimeConfig};
+use infinite_jazz_engine::timing::{nearest_unit, section_note_spans, RuntimeConfig};
+use infinite_jazz_files::{check_wav_size, open_regular, write_atomically};
 use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,10 +25,8 @@ const SOUNDFONT_LOCATIONS: [&str; 6] = [
 /// The SoundFont to use: the one given, else the first standard location that exists.
 pub fn find_soundfont(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
-        if path.is_file() {
-            return Ok(path.to_path_buf());
-        }
-        return Err(anyhow!("SoundFont {} does not exist", path.display()));
+        open_regular(path).map_err(|e| anyhow!("SoundFont: {e}"))?;
+        return Ok(path.to_path_buf());
     }
     SOUNDFONT_LOCATIONS
         .iter()
@@ -44,14 +44,11 @@ pub fn find_soundfont(explicit: Option<&Path>) -> Result<PathBuf> {
 const MAX_SOUNDFONT_BYTES: u64 = 1 << 30;
 
 pub fn load_soundfont(path: &Path) -> Result<Arc<SoundFont>> {
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .len();
-    if size > MAX_SOUNDFONT_BYTES {
+    let file = open_regular(path)?;
+    if file.metadata().map(|m| m.len()).unwrap_or(0) > MAX_SOUNDFONT_BYTES {
         return Err(anyhow!("{} is larger than 1 GiB", path.display()));
     }
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut reader = std::io::BufReader::new(file);
+    let mut reader = std::io::BufReader::new(file.take(MAX_SOUNDFONT_BYTES));
     let font = SoundFont::new(&mut reader)
         .map_err(|e| anyhow!("{} is not a usable SoundFont: {e:?}", path.display()))?;
     Ok(Arc::new(font))
@@ -119,31 +116,30 @@ impl BandSynth {
     }
 }
 
-/// Renders consecutive sections offline: stereo, peak-normalised to -1 dBFS, exactly as long
-/// as the music (bars × beats × 60 / tempo).
-pub fn render_take(
-    sections: &[Section],
-    config: &RuntimeConfig,
-    font: &Arc<SoundFont>,
-    sample_rate: u32,
-) -> Result<(Vec<f32>, Vec<f32>)> {
+/// Frames of a take at `sample_rate`: exactly as long as the music (bars × beats × 60 / tempo).
+pub fn take_frames(sections: &[Section], config: &RuntimeConfig, sample_rate: u32) -> u64 {
     let samples_per_beat = f64::from(sample_rate) * 60.0 / config.tempo_bpm();
     let total_beats: f64 = sections
         .iter()
         .map(|s| (s.total_steps / STEPS_PER_BEAT) as f64)
         .sum();
-    let total = (total_beats * samples_per_beat).round() as usize;
-    // Every event at its sample: the first sample at or after its beat, as live.
-    let mut events: Vec<(usize, MidiEvent)> = Vec::new();
+    (total_beats * samples_per_beat).round() as u64
+}
+
+/// Every note of the take as (frame, event), in time order: each at its nearest frame, as live.
+fn take_events(
+    sections: &[Section],
+    config: &RuntimeConfig,
+    sample_rate: u32,
+) -> Vec<(u64, MidiEvent)> {
+    let samples_per_beat = f64::from(sample_rate) * 60.0 / config.tempo_bpm();
+    let mut events: Vec<(u64, MidiEvent)> = Vec::new();
     let mut offset = 0.0;
     for section in sections {
         for span in section_note_spans(section, config) {
-            let at =
-                |beat: f64| ((offset + beat) * samples_per_beat - 1e-6).ceil().max(0.0) as usize;
-            let on = at(span.start_beats);
-            let off = at(span.end_beats);
+            let at = |beat: f64| nearest_unit((offset + beat) * samples_per_beat).max(0.0) as u64;
             events.push((
-                on,
+                at(span.start_beats),
                 MidiEvent::NoteOn {
                     sample: 0,
                     channel: span.channel,
@@ -152,7 +148,7 @@ pub fn render_take(
                 },
             ));
             events.push((
-                off,
+                at(span.end_beats),
                 MidiEvent::NoteOff {
                     sample: 0,
                     channel: span.channel,
@@ -163,14 +159,33 @@ pub fn render_take(
         offset += (section.total_steps / STEPS_PER_BEAT) as f64;
     }
     events.sort_by_key(|(at, e)| (*at, matches!(e, MidiEvent::NoteOn { .. })));
+    events
+}
+
+const RENDER_BLOCK: usize = 512;
+
+/// Renders the take block by block, scaled by `gain`, handing each block to `sink`; returns
+/// the peak before scaling. Memory stays at one block whatever the take's length.
+fn render_blocks(
+    sections: &[Section],
+    config: &RuntimeConfig,
+    font: &Arc<SoundFont>,
+    sample_rate: u32,
+    gain: f32,
+    mut sink: impl FnMut(&[f32], &[f32]) -> Result<()>,
+) -> Result<f32> {
+    let total = take_frames(sections, config, sample_rate);
+    let events = take_events(sections, config, sample_rate);
     let mut synth = BandSynth::new(font, sample_rate, config)?;
-    let mut left = vec![0.0f32; total];
-    let mut right = vec![0.0f32; total];
-    let block = 512;
+    let mut left = [0.0f32; RENDER_BLOCK];
+    let mut right = [0.0f32; RENDER_BLOCK];
     let mut next = 0;
     let mut block_events = Vec::new();
-    for start in (0..total).step_by(block) {
-        let end = (start + block).min(total);
+    let mut peak = 0.0f32;
+    let mut start = 0u64;
+    while start < total {
+        let len = (total - start).min(RENDER_BLOCK as u64) as usize;
+        let end = start + len as u64;
         block_events.clear();
         while next < events.len() && events[next].0 < end {
             let (at, mut event) = events[next];
@@ -183,36 +198,52 @@ pub fn render_take(
             block_events.push(event);
             next += 1;
         }
-        synth.render_block(&block_events, &mut left[start..end], &mut right[start..end]);
-    }
-    let peak = left
-        .iter()
-        .chain(right.iter())
-        .fold(0.0f32, |m, s| m.max(s.abs()));
-    if peak > 0.0 {
-        let gain = 0.891 / peak;
-        for s in left.iter_mut().chain(right.iter_mut()) {
+        let (l, r) = (&mut left[..len], &mut right[..len]);
+        synth.render_block(&block_events, l, r);
+        for s in l.iter_mut().chain(r.iter_mut()) {
+            peak = peak.max(s.abs());
             *s *= gain;
         }
+        sink(l, r)?;
+        start = end;
     }
-    Ok((left, right))
+    Ok(peak)
 }
 
-/// Writes 16-bit stereo PCM.
-pub fn write_wav(path: &Path, left: &[f32], right: &[f32], sample_rate: u32) -> Result<()> {
+/// Writes the take as 16-bit stereo PCM, peak-normalised to -1 dBFS, exactly as long as the
+/// music. It is rendered twice (once to find the peak, once to write), so memory stays small
+/// for takes of any length; the file appears only when it is complete.
+pub fn write_take_wav(
+    path: &Path,
+    sections: &[Section],
+    config: &RuntimeConfig,
+    font: &Arc<SoundFont>,
+    sample_rate: u32,
+) -> Result<()> {
+    check_wav_size(take_frames(sections, config, sample_rate), 2, 16)?;
+    let peak = render_blocks(sections, config, font, sample_rate, 1.0, |_, _| Ok(()))?;
+    let gain = if peak > 0.0 { 0.891 / peak } else { 1.0 };
     let spec = hound::WavSpec {
         channels: 2,
         sample_rate,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut writer = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("creating {}", path.display()))?;
-    for (l, r) in left.iter().zip(right) {
-        for s in [l, r] {
-            writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
-        }
-    }
-    writer.finalize()?;
+    write_atomically(path, |file| {
+        let render = || -> Result<()> {
+            let mut writer = hound::WavWriter::new(file, spec)?;
+            render_blocks(sections, config, font, sample_rate, gain, |l, r| {
+                for (l, r) in l.iter().zip(r) {
+                    for s in [l, r] {
+                        writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
+                    }
+                }
+                Ok(())
+            })?;
+            writer.finalize()?;
+            Ok(())
+        };
+        render().map_err(|e| std::io::Error::other(format!("{e:#}")))
+    })?;
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! `infinite-jazz txt2midi`: archived tracker text to a MIDI file.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use infinite_jazz_engine::midi_file::write_smf;
 use infinite_jazz_engine::take::{read_take, MAX_TAKE_BYTES};
 use infinite_jazz_engine::timing::RuntimeConfig;
-use std::io::Read;
+use infinite_jazz_files::{check_outputs, read_text_bounded, write_bytes_atomically};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -17,30 +17,29 @@ pub struct Txt2MidiArgs {
 }
 
 pub fn run(args: &Txt2MidiArgs) -> Result<()> {
-    let file = std::fs::File::open(&args.input)
-        .with_context(|| format!("opening {}", args.input.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_TAKE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", args.input.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow!("{} is not UTF-8 text", args.input.display()))?;
+    check_outputs(&[&args.input], &[&args.output])?;
+    let text = read_text_bounded(&args.input, MAX_TAKE_BYTES as u64)?;
     let take = read_take(&text, RuntimeConfig::default())
         .with_context(|| format!("reading {}", args.input.display()))?;
     for problem in &take.metadata_problems {
         eprintln!("warning: {problem}; using the default");
     }
+    // A few examples and a count: a take can hold thousands of repairs.
+    let mut shown = 0;
     for (section, log) in &take.repairs {
-        for repair in &log.kept {
+        for repair in log.kept.iter().take(5) {
             eprintln!("section {section}: {repair}");
-        }
-        if log.omitted > 0 {
-            eprintln!("section {section}: … and {} more repairs", log.omitted);
+            shown += 1;
         }
     }
+    if take.repairs_total > shown {
+        eprintln!(
+            "… {} repairs in all, in {} sections",
+            take.repairs_total, take.sections_repaired
+        );
+    }
     let bytes = write_smf(&take.sections, &take.config)?;
-    std::fs::write(&args.output, bytes)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    write_bytes_atomically(&args.output, &bytes)?;
     eprintln!(
         "wrote {} ({} sections, {} BPM)",
         args.output.display(),

@@ -149,3 +149,39 @@ fn a_readable_config_file_with_a_key_is_refused() {
     assert!(stderr.contains("chmod 600"), "{stderr}");
     assert!(!stderr.contains(KEY));
 }
+
+#[test]
+fn a_model_that_trickles_cannot_hold_the_render_past_its_deadline() {
+    let dir = scratch_dir("render_llm_trickle");
+    // Each answer trickles a byte a second: far slower than any deadline.
+    let server = TestServer::start(|_, _| {
+        Reply::Pieces(
+            (0..60)
+                .map(|_| (std::time::Duration::from_secs(1), "d".into()))
+                .collect(),
+        )
+    });
+    let started = std::time::Instant::now();
+    let out = render(
+        &dir,
+        &format!("{}/v1", server.url()),
+        &["--api-key", KEY, "--deadline", "3"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The deadline plus one stall timeout (the model's answer is cut between chunks).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(stderr.contains("deadline has passed"), "{stderr}");
+    let take = std::fs::read_to_string(dir.join("out").join("take.txt")).expect("take");
+    let config = RuntimeConfig::default();
+    assert_eq!(
+        take.matches("# section:").count(),
+        4,
+        "all 8 bars are there"
+    );
+    assert!(parse_section(&take, &config).is_ok());
+}

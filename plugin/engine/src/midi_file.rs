@@ -42,7 +42,7 @@ fn track_name(instrument: Instrument) -> &'static [u8] {
 type TickEvent = (u32, bool, u8, u8, u8);
 
 pub fn beats_to_ticks(beats: f64) -> u32 {
-    (beats * f64::from(TICKS_PER_BEAT)).round().max(0.0) as u32
+    crate::timing::nearest_unit(beats * f64::from(TICKS_PER_BEAT)).max(0.0) as u32
 }
 
 /// Encodes consecutive sections as a format-1 file with four tracks (bass, drums, piano,

@@ -1,7 +1,9 @@
 //! A take on disk: tracker text with `# key: value` metadata, readable back into music.
 
 use super::section::{Section, STEPS_PER_BAR};
-use super::timing::RuntimeConfig;
+use super::timing::{
+    RuntimeConfig, MAX_BARS_PER_SECTION, MAX_SWING, MAX_TEMPO, MIN_SWING, MIN_TEMPO,
+};
 use super::tracker::{
     leading_metadata, parse_section, split_sections, write_document, ParseError, RepairLog,
 };
@@ -65,15 +67,39 @@ impl TakeInfo {
         for (key, value) in metadata {
             match key.as_str() {
                 "tempo" => match value.parse::<f64>() {
-                    Ok(v) if v.is_finite() => config = config.with_tempo(v),
+                    Ok(v) if v.is_finite() => {
+                        config = config.with_tempo(v);
+                        if config.tempo_bpm() != v {
+                            problems.push(format!(
+                                "tempo {value} is outside {MIN_TEMPO}–{MAX_TEMPO} BPM; using {}",
+                                config.tempo_bpm()
+                            ));
+                        }
+                    }
                     _ => problems.push(format!("tempo {value:?} is not a number")),
                 },
                 "swing" => match value.parse::<f64>() {
-                    Ok(v) if v.is_finite() => config = config.with_swing(v),
+                    Ok(v) if v.is_finite() => {
+                        config = config.with_swing(v);
+                        if (config.swing() - v).abs() > 1e-4 {
+                            problems.push(format!(
+                                "swing {value} is outside {MIN_SWING}–{MAX_SWING}; using {}",
+                                config.swing()
+                            ));
+                        }
+                    }
                     _ => problems.push(format!("swing {value:?} is not a number")),
                 },
                 "bars" => match value.parse::<usize>() {
-                    Ok(v) if v >= 1 => config = config.with_bars_per_section(v),
+                    Ok(v) if v >= 1 => {
+                        config = config.with_bars_per_section(v);
+                        if config.bars_per_section() != v {
+                            problems.push(format!(
+                                "bars {value} is more than {MAX_BARS_PER_SECTION} per section; using {}",
+                                config.bars_per_section()
+                            ));
+                        }
+                    }
                     _ => problems.push(format!("bars {value:?} is not a whole number of bars")),
                 },
                 _ => {}
@@ -92,16 +118,29 @@ pub fn write_take(info: &TakeInfo, sections: &[Section]) -> String {
 pub enum TakeError {
     #[error("the take is {len} bytes, more than the {max}-byte limit")]
     TooLarge { len: usize, max: usize },
-    #[error("section {index}: {source}")]
-    Section { index: usize, source: ParseError },
+    #[error("section {index}: {problem}")]
+    Section { index: usize, problem: ParseError },
+    #[error("the take holds {bars} bars; at most {MAX_TAKE_BARS} are read")]
+    TooLong { bars: usize },
 }
+
+/// Longest take read back, in bars (`render` writes at most 4096). It bounds the memory a
+/// take can claim however its text is laid out (a few bytes per `# section:` line each make a
+/// whole section).
+pub const MAX_TAKE_BARS: usize = 8192;
+/// Sections whose repairs are kept as examples; the others are only counted.
+pub const REPAIR_EXAMPLES: usize = 8;
 
 /// A take read back: its playback config, sections, and what had to be repaired.
 #[derive(Debug, Clone)]
 pub struct ReadTake {
     pub config: RuntimeConfig,
     pub sections: Vec<Section>,
+    /// The repairs of the first [`REPAIR_EXAMPLES`] sections that needed any.
     pub repairs: Vec<(usize, RepairLog)>,
+    /// Repairs in all, and sections that needed any, including those not kept as examples.
+    pub repairs_total: usize,
+    pub sections_repaired: usize,
     pub metadata_problems: Vec<String>,
 }
 
@@ -114,15 +153,25 @@ pub fn read_take(text: &str, base: RuntimeConfig) -> Result<ReadTake, TakeError>
         });
     }
     let (config, metadata_problems) = TakeInfo::config_from_metadata(&leading_metadata(text), base);
-    let mut sections = Vec::new();
+    let chunks = split_sections(text);
+    let bars = chunks.len().saturating_mul(config.bars_per_section());
+    if bars > MAX_TAKE_BARS {
+        return Err(TakeError::TooLong { bars });
+    }
+    let mut sections = Vec::with_capacity(chunks.len());
     let mut repairs = Vec::new();
-    for (index, chunk) in split_sections(text).into_iter().enumerate() {
-        let parsed = parse_section(chunk, &config).map_err(|source| TakeError::Section {
+    let (mut repairs_total, mut sections_repaired) = (0, 0);
+    for (index, chunk) in chunks.into_iter().enumerate() {
+        let parsed = parse_section(chunk, &config).map_err(|problem| TakeError::Section {
             index: index + 1,
-            source,
+            problem,
         })?;
         if !parsed.repairs.is_empty() {
-            repairs.push((index + 1, parsed.repairs));
+            repairs_total += parsed.repairs.total();
+            sections_repaired += 1;
+            if repairs.len() < REPAIR_EXAMPLES {
+                repairs.push((index + 1, parsed.repairs));
+            }
         }
         sections.push(parsed.section);
     }
@@ -130,6 +179,8 @@ pub fn read_take(text: &str, base: RuntimeConfig) -> Result<ReadTake, TakeError>
         config,
         sections,
         repairs,
+        repairs_total,
+        sections_repaired,
         metadata_problems,
     })
 }
@@ -177,5 +228,44 @@ mod tests {
         let (config, problems) = TakeInfo::config_from_metadata(&meta, RuntimeConfig::default());
         assert_eq!(config, RuntimeConfig::default());
         assert_eq!(problems.len(), 2);
+    }
+
+    #[test]
+    fn clamped_metadata_is_reported() {
+        for (key, value, expected) in [
+            ("tempo", "-5", "outside"),
+            ("tempo", "1e308", "outside"),
+            ("bars", "99999999", "more than"),
+            ("swing", "3", "outside"),
+        ] {
+            let meta = vec![(key.to_string(), value.to_string())];
+            let (_, problems) = TakeInfo::config_from_metadata(&meta, RuntimeConfig::default());
+            assert_eq!(problems.len(), 1, "{key} {value}");
+            assert!(problems[0].contains(expected), "{}", problems[0]);
+        }
+        let fine = vec![("tempo".to_string(), "137".to_string())];
+        assert!(
+            TakeInfo::config_from_metadata(&fine, RuntimeConfig::default())
+                .1
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_take_of_many_tiny_sections_is_refused_before_it_is_built() {
+        let text = "# section: 1\nBASS\n".repeat(MAX_TAKE_BARS / 2 + 1);
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            read_take(&text, RuntimeConfig::default()),
+            Err(TakeError::TooLong { .. })
+        ));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // At the bound it reads, and the repairs are a count plus a few examples.
+        let text = "# section: 1\nBASS\n".repeat(MAX_TAKE_BARS / 2);
+        let read = read_take(&text, RuntimeConfig::default()).expect("at the bound");
+        assert_eq!(read.sections.len(), MAX_TAKE_BARS / 2);
+        assert_eq!(read.sections_repaired, MAX_TAKE_BARS / 2);
+        assert_eq!(read.repairs.len(), REPAIR_EXAMPLES);
+        assert!(read.repairs_total >= 3 * (MAX_TAKE_BARS / 2));
     }
 }

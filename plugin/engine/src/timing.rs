@@ -26,6 +26,13 @@ pub fn quantize_swing(swing: f64) -> f64 {
     }
 }
 
+/// The whole unit (sample, frame or MIDI tick) nearest to a fractional `position`, a tie going
+/// to the earlier one. The plugin, the JACK output, MIDI files and offline renders all place an
+/// event this way, so they agree to the unit and are never more than half a unit off.
+pub fn nearest_unit(position: f64) -> f64 {
+    (position - 0.5).ceil()
+}
+
 /// Where 16th step `step` of a section lands, in beats from the section start.
 ///
 /// Within each beat, with swing ratio `s`: step 0 at 0, step 1 at s/2, step 2 at s (the swung

@@ -103,12 +103,20 @@ pub enum Repair {
         instrument: Instrument,
         step: usize,
     },
+    /// A line longer than any step line could be; skipped unread.
+    LongLineSkipped {
+        chars: usize,
+    },
 }
 
 impl fmt::Display for Repair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Repair::*;
         match self {
+            LongLineSkipped { chars } => write!(
+                f,
+                "a line of {chars} characters skipped (step lines are at most {MAX_LINE_CHARS})"
+            ),
             MissingInstrument(i) => write!(f, "{i}: block missing, part rests"),
             DuplicateBlock(i) => write!(f, "{i}: second block ignored"),
             PaddedSteps {
@@ -253,7 +261,9 @@ pub fn parse_section(text: &str, config: &RuntimeConfig) -> Result<ParsedSection
         if line.is_empty() || line.starts_with("```") || line.starts_with("~~~") {
             continue;
         }
-        if line.chars().count() > MAX_LINE_CHARS {
+        let chars = line.chars().count();
+        if chars > MAX_LINE_CHARS {
+            repairs.push(Repair::LongLineSkipped { chars });
             continue;
         }
         if let Some(instrument) = header_of(line) {
@@ -752,6 +762,18 @@ mod tests {
         let parsed = parse_section(&text, &config()).expect("parses");
         assert_eq!(parsed.section, section);
         assert!(parsed.repairs.is_empty(), "{:?}", parsed.repairs);
+    }
+
+    #[test]
+    fn a_line_too_long_to_be_a_step_is_skipped_with_a_note() {
+        let long = format!("C2:90,{}", "E2:80,".repeat(200));
+        let text = format!("BASS\n{long}\nC2:90\nDRUMS\nC2:90\n");
+        let parsed = parse_section(&text, &RuntimeConfig::default()).expect("parses");
+        let notes: Vec<String> = parsed.repairs.kept.iter().map(|r| r.to_string()).collect();
+        assert!(
+            notes.iter().any(|n| n.contains("characters skipped")),
+            "{notes:?}"
+        );
     }
 
     #[test]

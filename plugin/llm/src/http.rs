@@ -48,6 +48,8 @@ pub struct HttpClient {
     client: reqwest::blocking::Client,
     timeouts: Timeouts,
     max_body: usize,
+    /// An absolute limit over every call, besides each call's own total.
+    deadline: Option<Instant>,
 }
 
 /// Whole seconds, rounded up, for messages.
@@ -83,7 +85,12 @@ impl HttpClient {
             client,
             timeouts,
             max_body,
+            deadline: None,
         })
+    }
+
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     /// Sends a JSON body; returns the response once its status is a success.
@@ -95,6 +102,15 @@ impl HttpClient {
         model: &str,
     ) -> Result<Response, LlmError> {
         let started = Instant::now();
+        let deadline = match self.deadline {
+            Some(d) => d.min(started + self.timeouts.total),
+            None => started + self.timeouts.total,
+        };
+        if deadline <= started {
+            return Err(LlmError::TooSlow {
+                secs: secs(self.timeouts.total),
+            });
+        }
         let mut request = self
             .client
             .post(url)
@@ -107,7 +123,7 @@ impl HttpClient {
         let status = response.status().as_u16();
         let mut response = Response {
             inner: response,
-            deadline: started + self.timeouts.total,
+            deadline,
             total_secs: secs(self.timeouts.total),
             stall_secs: secs(self.timeouts.stall),
             max_body: self.max_body,

@@ -65,6 +65,12 @@ impl ModelSource {
         self
     }
 
+    /// No call runs past `deadline` (an offline render's own limit); a call it cuts short
+    /// fails as too slow.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.http.set_deadline(deadline);
+    }
+
     pub fn stats(&self) -> SharedStats {
         self.stats.clone()
     }

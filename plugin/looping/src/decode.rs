@@ -2,6 +2,7 @@
 //! large is a clear [`DecodeError`]; nothing panics.
 
 use crate::clip::Clip;
+use infinite_jazz_files::{read_bounded, FileError};
 use std::io::Cursor;
 use std::path::Path;
 use symphonia::core::audio::SampleBuffer;
@@ -21,11 +22,8 @@ pub const MAX_CHANNELS: usize = 8;
 
 #[derive(Debug, Error)]
 pub enum DecodeError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{0} is larger than {MAX_FILE_BYTES} bytes")]
     TooLarge(String),
     #[error("not an audio file this player reads (WAV, FLAC, Ogg Vorbis, MP3): {0}")]
@@ -40,27 +38,34 @@ pub enum DecodeError {
     TooManyChannels(usize),
 }
 
-/// Decodes a file.
+/// Decodes a regular file of at most [`MAX_FILE_BYTES`] (a device, a FIFO or a directory is
+/// refused before anything is read).
 pub fn decode_file(path: &Path) -> Result<Clip, DecodeError> {
-    let shown = path.display().to_string();
-    let size = std::fs::metadata(path)
-        .map_err(|source| DecodeError::Io {
-            path: shown.clone(),
-            source,
-        })?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(DecodeError::TooLarge(shown));
-    }
-    let bytes = std::fs::read(path).map_err(|source| DecodeError::Io {
-        path: shown,
-        source,
-    })?;
+    let bytes = read_bounded(path, MAX_FILE_BYTES)?;
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_string);
     decode_bytes(bytes, extension.as_deref())
+}
+
+thread_local! {
+    /// Set while this thread runs the third-party parsers, whose panics become errors.
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keeps the panic hook from printing a parser's panic that [`decode_bytes`] turns into a
+/// [`DecodeError`]; every other panic reaches the hook that was installed before.
+fn quiet_decoder_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !DECODING.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Decodes bytes already in memory; `extension` is a hint (`wav`, `flac`, …).
@@ -69,10 +74,13 @@ pub fn decode_file(path: &Path) -> Result<Clip, DecodeError> {
 /// them panic (found by this crate's property tests); decoding never runs on the audio thread,
 /// so a panic is caught here and reported as damage.
 pub fn decode_bytes(bytes: Vec<u8>, extension: Option<&str>) -> Result<Clip, DecodeError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    quiet_decoder_panics();
+    DECODING.with(|d| d.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         decode_unchecked(bytes, extension)
-    }))
-    .unwrap_or_else(|_| {
+    }));
+    DECODING.with(|d| d.set(false));
+    result.unwrap_or_else(|_| {
         Err(DecodeError::Corrupt(
             "the decoder failed on this data".into(),
         ))

@@ -89,7 +89,7 @@ fn broken_inputs_are_clear_errors() {
     let header_only = whole[..44].to_vec();
     assert!(decode_bytes(header_only, Some("wav")).is_err());
     let missing = decode_file(std::path::Path::new("/nonexistent/clip.wav"));
-    assert!(matches!(missing, Err(DecodeError::Io { .. })));
+    assert!(matches!(missing, Err(DecodeError::File(_))));
 }
 
 proptest! {

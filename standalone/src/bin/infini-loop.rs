@@ -8,6 +8,7 @@ use infini_loop_engine::clip::Clip;
 use infini_loop_engine::decode::decode_file;
 use infini_loop_engine::looper::{looper, LooperSettings, PreparedLoop};
 use infini_loop_engine::source::{run_musicgpt, MusicGptRequest};
+use infinite_jazz_files::{check_outputs, check_wav_size, write_atomically};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -37,12 +38,30 @@ struct AnalysisArgs {
 }
 
 impl AnalysisArgs {
-    fn options(&self) -> AnalysisOptions {
-        AnalysisOptions {
-            bpm: self.bpm,
-            min_seconds: self.min_secs.clamp(0.25, 60.0),
-            top: self.top.clamp(1, 50),
+    fn options(&self) -> Result<AnalysisOptions> {
+        if let Some(bpm) = self.bpm {
+            if !(bpm.is_finite() && (20.0..=400.0).contains(&bpm)) {
+                return Err(anyhow!("--bpm must be between 20 and 400"));
+            }
         }
+        if !(self.min_secs.is_finite() && (0.25..=60.0).contains(&self.min_secs)) {
+            return Err(anyhow!("--min-secs must be between 0.25 and 60"));
+        }
+        Ok(AnalysisOptions {
+            bpm: self.bpm,
+            min_seconds: self.min_secs,
+            top: self.top.clamp(1, 50),
+        })
+    }
+}
+
+/// Prints to stdout; a reader that went away (`… | head`) ends the output quietly.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
@@ -165,9 +184,10 @@ fn main() -> ExitCode {
 }
 
 fn load_and_analyze(file: &Path, analysis: &AnalysisArgs) -> Result<(Clip, AnalysisReport)> {
+    let options = analysis.options()?;
     let clip = decode_file(file).with_context(|| format!("decoding {}", file.display()))?;
-    let report = analyze(&clip, &analysis.options())
-        .with_context(|| format!("analysing {}", file.display()))?;
+    let report =
+        analyze(&clip, &options).with_context(|| format!("analysing {}", file.display()))?;
     Ok((clip, report))
 }
 
@@ -185,10 +205,10 @@ fn cmd_analyze(file: &Path, analysis: &AnalysisArgs, json: bool) -> Result<()> {
             "score": best.score,
             "candidates": report.candidates,
         });
-        println!("{value}");
+        print_out(&value.to_string())?;
     } else {
         let sr = f64::from(report.sample_rate);
-        println!(
+        print_out(&format!(
             "loop {:.3} s to {:.3} s ({:.3} s{}), score {:.3}, seam error {:.4}",
             best.start as f64 / sr,
             best.end as f64 / sr,
@@ -197,12 +217,12 @@ fn cmd_analyze(file: &Path, analysis: &AnalysisArgs, json: bool) -> Result<()> {
                 .map_or(String::new(), |b| format!(", {b:.2} beats")),
             best.score,
             best.seam_error
-        );
+        ))?;
         if let Some(bpm) = report.bpm {
-            println!(
+            print_out(&format!(
                 "tempo {bpm:.1} BPM (confidence {:.2})",
                 report.tempo_confidence
-            );
+            ))?;
         }
     }
     Ok(())
@@ -242,14 +262,15 @@ fn write_float_wav(path: &Path, clip: &Clip) -> Result<()> {
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
-    let mut w = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("creating {}", path.display()))?;
-    for i in 0..clip.frames() {
-        for c in &clip.channels {
-            w.write_sample(c[i])?;
+    write_atomically(path, |file| {
+        let mut w = hound::WavWriter::new(file, spec).map_err(std::io::Error::other)?;
+        for i in 0..clip.frames() {
+            for c in &clip.channels {
+                w.write_sample(c[i]).map_err(std::io::Error::other)?;
+            }
         }
-    }
-    w.finalize()?;
+        w.finalize().map_err(std::io::Error::other)
+    })?;
     Ok(())
 }
 
@@ -263,13 +284,18 @@ fn cmd_export(
     if !(1..=1000).contains(&repeats) {
         return Err(anyhow!("--repeats must be between 1 and 1000"));
     }
+    if !(crossfade_ms.is_finite() && (0.0..=2000.0).contains(&crossfade_ms)) {
+        return Err(anyhow!("--crossfade-ms must be between 0 and 2000"));
+    }
+    check_outputs(&[file], &[out])?;
     let (clip, report) = load_and_analyze(file, analysis)?;
     let best = report
         .best()
         .ok_or_else(|| anyhow!("no loop found"))?
         .clone();
-    let crossfade =
-        (crossfade_ms.clamp(0.0, 2000.0) / 1000.0 * f64::from(clip.sample_rate)) as usize;
+    let frames = (best.end - best.start) as u64 * repeats as u64;
+    check_wav_size(frames, clip.channels.len() as u16, 32)?;
+    let crossfade = (crossfade_ms / 1000.0 * f64::from(clip.sample_rate)) as usize;
     let rendered = render_loop(clip, best.start, best.end, repeats, crossfade);
     write_float_wav(out, &rendered)?;
     eprintln!(
