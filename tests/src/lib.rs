@@ -62,15 +62,15 @@ pub fn plugin_library(package: &str, features: &[&str]) -> PathBuf {
     dir.join(format!("lib{}.so", package.replace('-', "_")))
 }
 
-/// Whether a point of the swung 16th grid (swing ratio `swing`) falls in `(beat − bps, beat]`:
-/// i.e. the sample at `beat` is the first one at or after that grid point, as the timing model
-/// requires (within 10⁻⁹ beat). `bps` is beats per sample or per frame.
+/// Whether a point of the swung 16th grid (swing ratio `swing`) falls in
+/// `(beat − bps/2, beat + bps/2]`: i.e. the sample at `beat` is the one nearest that grid
+/// point, as the timing model requires (within 10⁻⁹ beat). `bps` is beats per sample or frame.
 pub fn on_swung_grid(beat: f64, bps: f64, swing: f64) -> bool {
     let k = beat.floor();
     [k - 1.0, k, k + 1.0].iter().any(|base| {
         [0.0, swing / 2.0, swing, swing + (1.0 - swing) / 2.0]
             .iter()
             .map(|o| base + o)
-            .any(|g| g > beat - bps + 1e-9 && g <= beat + 1e-9)
+            .any(|g| g > beat - bps / 2.0 + 1e-9 && g <= beat + bps / 2.0 + 1e-9)
     })
 }

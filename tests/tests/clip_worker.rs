@@ -108,3 +108,48 @@ fn musicgpt_success_failure_hang_and_garbage() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+/// Tearing a worker down while it prepares a long file (ten minutes of audio) returns at once:
+/// a plugin's `destroy()` must not wait for a worker's long job.
+#[test]
+fn dropping_a_worker_mid_preparation_does_not_wait_for_it() {
+    let dir = integration_tests::scratch_dir("clip_worker_teardown");
+    let rate = 48_000u32;
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.join("long.wav"), spec).expect("create");
+    for i in 0..600 * rate {
+        let t = f64::from(i) / f64::from(rate);
+        w.write_sample((8000.0 * (std::f64::consts::TAU * 220.0 * t).sin()) as i16)
+            .expect("sample");
+    }
+    w.finalize().expect("finalize");
+    for wait_ms in [0u64, 300, 1500, 4000] {
+        let (_player, queue, returned) = looper(LooperSettings::default(), 4);
+        let worker = ClipWorker::spawn(
+            queue,
+            returned,
+            ClipWorkerConfig {
+                source: ClipSource::Folder(dir.clone()),
+                ..config(Duration::from_secs(1))
+            },
+        )
+        .expect("worker");
+        let status = worker.status();
+        wait_for("preparation to start", Duration::from_secs(10), || {
+            status.lock().map(|s| s.busy.is_some()).unwrap_or(false)
+        });
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        let started = Instant::now();
+        drop(worker);
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "drop after {wait_ms} ms of preparation took {:?}",
+            started.elapsed()
+        );
+    }
+}

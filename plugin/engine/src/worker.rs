@@ -8,7 +8,7 @@
 
 use crate::composer::{BuiltinComposer, ComposerSettings};
 use crate::section::Section;
-use crate::sequencer::prepared::{PreparedSection, SectionOrigin};
+use crate::sequencer::prepared::{PreparedSection, SectionOrigin, RESERVE_SERIAL};
 use crate::sequencer::{SequencerQueues, SequencerStats};
 use crate::timing::RuntimeConfig;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -104,12 +104,12 @@ pub enum WorkerCommand {
     /// Replace the primary source (the built-in composer is used when none is set).
     SetSource(Box<dyn SectionSource>),
     UseBuiltin,
-    /// From now on, send every section as it is queued (fallbacks once they are known to
-    /// have played), for saving a session.
+    /// From now on, send every section as the sequencer places it, in the order it is heard,
+    /// for saving a session.
     Archive(Sender<ArchivedSection>),
 }
 
-/// A section handed to the sequencer, for a session's archive.
+/// A section the sequencer played, for a session's archive.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArchivedSection {
     pub section: Section,
@@ -130,7 +130,7 @@ pub struct WorkerStatus {
     pub source_name: Mutex<String>,
     /// The sections waiting in the ready queue, next first (for the editor's piano roll).
     pub upcoming: Mutex<Vec<Section>>,
-    /// The last [`HISTORY_KEPT`] sections handed out, oldest first (for exports).
+    /// The last [`HISTORY_KEPT`] sections played, in the order they were heard (for exports).
     pub history: Mutex<VecDeque<ArchivedSection>>,
 }
 
@@ -142,6 +142,8 @@ pub struct WorkerQueues {
     pub ready: rtrb::Producer<Box<PreparedSection>>,
     pub fallback: rtrb::Producer<Box<PreparedSection>>,
     pub recycle: rtrb::Consumer<Box<PreparedSection>>,
+    /// Serials of the sections the sequencer placed, in order.
+    pub placed: rtrb::Consumer<u64>,
 }
 
 /// Creates the three queues, returning the worker's and the sequencer's ends.
@@ -150,16 +152,19 @@ pub fn section_queues() -> (WorkerQueues, SequencerQueues) {
     let (ready_tx, ready_rx) = rtrb::RingBuffer::new(2 * MAX_DEPTH);
     let (fallback_tx, fallback_rx) = rtrb::RingBuffer::new(FALLBACK_DEPTH);
     let (recycle_tx, recycle_rx) = rtrb::RingBuffer::new(2 * MAX_DEPTH + FALLBACK_DEPTH + 16);
+    let (placed_tx, placed_rx) = rtrb::RingBuffer::new(256);
     (
         WorkerQueues {
             ready: ready_tx,
             fallback: fallback_tx,
             recycle: recycle_rx,
+            placed: placed_rx,
         },
         SequencerQueues {
             ready: ready_rx,
             fallback: fallback_rx,
             recycle: recycle_tx,
+            placed: placed_tx,
         },
     )
 }
@@ -347,11 +352,15 @@ struct WorkerLoop {
     recent: VecDeque<Section>,
     retry_at: Option<Instant>,
     failures_in_a_row: u32,
-    /// Fallback sections pushed and not yet known to be played, oldest first.
-    fallback_pending: VecDeque<Section>,
-    underruns_seen: u64,
+    /// Sections handed to the queues and not yet placed, by serial, oldest first.
+    handed: VecDeque<(u64, Section, SectionOrigin)>,
+    next_serial: u64,
     archive: Option<Sender<ArchivedSection>>,
 }
+
+/// Sections handed out and waiting to be placed: the queues' capacity, plus room for those a
+/// "regenerate" left behind.
+const HANDED_KEPT: usize = 4 * MAX_DEPTH + 2 * FALLBACK_DEPTH;
 
 /// Sections remembered for a source's continuity (enough for 512 context steps of 1-bar
 /// sections).
@@ -381,8 +390,8 @@ impl WorkerLoop {
             recent: VecDeque::new(),
             retry_at: None,
             failures_in_a_row: 0,
-            fallback_pending: VecDeque::new(),
-            underruns_seen: 0,
+            handed: VecDeque::new(),
+            next_serial: 0,
             archive: None,
         }
     }
@@ -429,7 +438,7 @@ impl WorkerLoop {
                 }
             }
             self.fill_fallback(&settings.config);
-            self.note_fallbacks_played();
+            self.note_placed(&settings);
             self.collect_result(&settings);
             self.request_more(&settings);
             self.publish(&settings);
@@ -449,6 +458,9 @@ impl WorkerLoop {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        // The last placements still reach the archive.
+        let settings = (self.settings)();
+        self.note_placed(&settings);
         self.free_returned();
     }
 
@@ -484,29 +496,51 @@ impl WorkerLoop {
         }
     }
 
+    /// Prepares a section for a queue, numbered so its placement can be recognised.
+    fn hand_out(
+        &mut self,
+        section: Section,
+        origin: SectionOrigin,
+        generation: u32,
+    ) -> Box<PreparedSection> {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        self.handed.push_back((serial, section.clone(), origin));
+        while self.handed.len() > HANDED_KEPT {
+            self.handed.pop_front();
+        }
+        let mut prepared = Box::new(PreparedSection::new(section, origin, generation));
+        prepared.serial = serial;
+        prepared
+    }
+
     fn fill_fallback(&mut self, config: &RuntimeConfig) {
         while self.queues.fallback.slots() > 0 {
             let section = self.fallback.compose_next(config).section;
-            self.fallback_pending.push_back(section.clone());
-            while self.fallback_pending.len() > 2 * FALLBACK_DEPTH + 2 {
-                self.fallback_pending.pop_front();
-            }
-            let prepared = Box::new(PreparedSection::new(section, SectionOrigin::Fallback, 0));
+            let prepared = self.hand_out(section, SectionOrigin::Fallback, 0);
             if self.queues.fallback.push(prepared).is_err() {
                 break;
             }
         }
     }
 
-    /// Keeps `recent` in the order the music is heard: fallback sections the sequencer took
-    /// (one per underrun) join it when the worker learns of them.
-    fn note_fallbacks_played(&mut self) {
-        let underruns = self.stats.underruns.load(Ordering::Relaxed);
-        while self.underruns_seen < underruns {
-            self.underruns_seen += 1;
-            if let Some(section) = self.fallback_pending.pop_front() {
-                self.archive(&section, SectionOrigin::Fallback);
-                self.remember(section);
+    /// Archives the sections the sequencer placed, in the order it placed them; a fallback
+    /// section also joins the music the model continues from.
+    fn note_placed(&mut self, settings: &WorkerSettings) {
+        while let Ok(serial) = self.queues.placed.pop() {
+            if serial == RESERVE_SERIAL {
+                let reserve = reserve_section(settings).section.clone();
+                self.archive(&reserve, SectionOrigin::Reserve);
+                continue;
+            }
+            let Some(at) = self.handed.iter().position(|(s, _, _)| *s == serial) else {
+                continue;
+            };
+            if let Some((_, section, origin)) = self.handed.remove(at) {
+                self.archive(&section, origin);
+                if origin == SectionOrigin::Fallback {
+                    self.remember(section);
+                }
             }
         }
     }
@@ -569,14 +603,10 @@ impl WorkerLoop {
                         .sections_generated
                         .fetch_add(1, Ordering::Relaxed);
                     self.failures_in_a_row = 0;
-                    self.archive(&section, SectionOrigin::Primary);
                     self.remember(section.clone());
                     let section_copy = section.clone();
-                    let prepared = Box::new(PreparedSection::new(
-                        section,
-                        SectionOrigin::Primary,
-                        done.generation,
-                    ));
+                    let prepared =
+                        self.hand_out(section, SectionOrigin::Primary, done.generation);
                     if self.queues.ready.push(prepared).is_ok() {
                         self.pushed += 1;
                         self.in_queue.push_back((done.generation, section_copy));

@@ -110,10 +110,13 @@ fn grid_points_near(beat: f64, swing: f64) -> Vec<f64> {
     points
 }
 
+/// Whether the sample of `h` is the one nearest a grid point: the point lies within half a
+/// sample of it (a tie going to the earlier sample).
 fn on_grid(h: &Heard, swing: f64) -> bool {
+    let half = (h.beat - h.prev_beat) / 2.0;
     grid_points_near(h.beat, swing)
         .iter()
-        .any(|g| *g > h.prev_beat + 1e-9 && *g <= h.beat + 1e-9)
+        .any(|g| *g > h.beat - half + 1e-9 && *g <= h.beat + half + 1e-9)
 }
 
 /// A block-size generator (xorshift), deterministic per seed.
@@ -511,4 +514,184 @@ fn process_never_allocates_or_frees() {
         0,
         "allocations or frees inside process()"
     );
+}
+
+/// All swung grid points (in beats) up to `beats`.
+fn grid_points(beats: f64, swing: f64) -> Vec<f64> {
+    (0..beats.ceil() as usize + 1)
+        .flat_map(|b| {
+            [0.0, swing / 2.0, swing, swing + (1.0 - swing) / 2.0].map(|o| b as f64 + o)
+        })
+        .collect()
+}
+
+#[test]
+fn note_ons_land_on_the_nearest_sample_at_odd_tempi_and_rates() {
+    for (tempo, rate) in [(137.0, 44_100.0), (93.0, 48_000.0), (137.0, 96_000.0), (93.0, 44_100.0)] {
+        let mut rig = Rig::new(21);
+        let live = LiveSettings::default();
+        let bps = tempo / 60.0 / rate;
+        let mut blocks = Blocks(0x5EED ^ tempo as u64);
+        // The test's own clock is a sample counter; beats are derived from it per block.
+        let mut at: u64 = 0;
+        let mut ons: Vec<u64> = Vec::new();
+        while (at as f64) * bps < 32.0 {
+            rig.feed(4);
+            let samples = blocks.next(3000);
+            rig.sequencer.process(
+                Clock::Rolling {
+                    start_beat: at as f64 * bps,
+                    beats_per_sample: bps,
+                },
+                samples,
+                &live,
+                |event| {
+                    if matches!(event, MidiEvent::NoteOn { .. }) {
+                        ons.push(at + u64::from(event.sample()));
+                    }
+                },
+            );
+            at += samples as u64;
+        }
+        // Independently: each grid point's exact position in samples, from the tempo and rate.
+        let samples_per_beat = rate * 60.0 / tempo;
+        let exact: Vec<f64> = grid_points(32.0, live.swing)
+            .iter()
+            .map(|g| g * samples_per_beat)
+            .collect();
+        let mut fractional = 0;
+        for on in &ons {
+            let nearest = exact
+                .iter()
+                .map(|x| x - *on as f64)
+                .min_by(|a, b| a.abs().total_cmp(&b.abs()))
+                .unwrap_or(f64::MAX);
+            assert!(
+                nearest.abs() <= 0.5 + 1e-6,
+                "{tempo} BPM at {rate} Hz: note at sample {on} is {nearest} samples from its grid point"
+            );
+            if nearest.abs() > 1e-6 {
+                fractional += 1;
+            }
+        }
+        assert!(ons.len() > 100, "{} notes", ons.len());
+        assert!(fractional * 2 > ons.len(), "the grid falls between samples here");
+    }
+}
+
+#[test]
+fn a_frozen_transport_plays_nothing_new() {
+    let mut rig = Rig::new(8);
+    let live = LiveSettings::default();
+    let bps = 120.0 / 60.0 / 48_000.0;
+    let mut heard = Vec::new();
+    let mut beat = 0.0;
+    for _ in 0..20 {
+        rig.feed(4);
+        let clock = Clock::Rolling {
+            start_beat: beat,
+            beats_per_sample: bps,
+        };
+        play(&mut rig, clock, 512, &live, &mut heard);
+        beat += 512.0 * bps;
+    }
+    let before = heard.len();
+    // "Playing", but the position never moves: 3000 blocks.
+    for _ in 0..3000 {
+        rig.feed(4);
+        let clock = Clock::Rolling {
+            start_beat: beat,
+            beats_per_sample: bps,
+        };
+        play(&mut rig, clock, 512, &live, &mut heard);
+    }
+    let new_ons = heard[before..]
+        .iter()
+        .filter(|h| matches!(h.event, MidiEvent::NoteOn { .. }))
+        .count();
+    // The first frozen block is an ordinary one (it plays its own 512 samples); after it, none.
+    let first_block_ons = heard[before..]
+        .iter()
+        .filter(|h| matches!(h.event, MidiEvent::NoteOn { .. }) && h.beat < beat + 512.0 * bps)
+        .count();
+    assert_eq!(new_ons, first_block_ons, "{new_ons} note-ons while frozen");
+    assert!(new_ons < 10);
+    // Moving on from there continues the music: nothing doubled.
+    beat += 512.0 * bps;
+    for _ in 0..40 {
+        rig.feed(4);
+        let clock = Clock::Rolling {
+            start_beat: beat,
+            beats_per_sample: bps,
+        };
+        play(&mut rig, clock, 512, &live, &mut heard);
+        beat += 512.0 * bps;
+    }
+    let mut onsets: Vec<(u8, u8, i64)> = heard
+        .iter()
+        .filter_map(|h| match h.event {
+            MidiEvent::NoteOn { channel, key, .. } => Some((channel, key, (h.beat * 1e6) as i64)),
+            _ => None,
+        })
+        .collect();
+    let total = onsets.len();
+    onsets.dedup();
+    assert_eq!(onsets.len(), total, "a note was played twice");
+}
+
+#[test]
+fn a_full_output_drops_note_ons_never_note_offs() {
+    let mut rig = Rig::new(13);
+    let live = LiveSettings::default();
+    let bps = 140.0 / 60.0 / 48_000.0;
+    let mut blocks = Blocks(77);
+    let mut sounding = std::collections::HashSet::new();
+    let (mut taken_ons, mut refused) = (0, 0);
+    let mut beat = 0.0;
+    let mut block = 0u64;
+    let mut run = |rig: &mut Rig, clock: Clock, samples: usize, block: u64| {
+        // A host buffer with room for 0 to 3 events per block.
+        let mut room = (block * 2654435761 % 4) as usize;
+        rig.sequencer
+            .process_bounded(clock, samples, &live, |event| {
+                if room == 0 {
+                    refused += 1;
+                    return false;
+                }
+                room -= 1;
+                match event {
+                    MidiEvent::NoteOn { channel, key, .. } => {
+                        taken_ons += 1;
+                        sounding.insert((channel, key));
+                    }
+                    MidiEvent::NoteOff { channel, key, .. } => {
+                        sounding.remove(&(channel, key));
+                    }
+                    MidiEvent::AllNotesOff { channel, .. } => {
+                        sounding.retain(|(c, _)| *c != channel);
+                    }
+                }
+                true
+            });
+    };
+    while beat < 48.0 {
+        rig.feed(4);
+        let samples = blocks.next(4000);
+        let clock = Clock::Rolling {
+            start_beat: beat,
+            beats_per_sample: bps,
+        };
+        run(&mut rig, clock, samples, block);
+        block += 1;
+        beat += samples as f64 * bps;
+    }
+    // Stop, then give the host room again until nothing is owed.
+    for _ in 0..64 {
+        run(&mut rig, Clock::Stopped, 256, block);
+        block += 1;
+    }
+    drop(run);
+    assert!(refused > 100 && taken_ons > 50, "{refused} refused, {taken_ons} taken");
+    assert!(!rig.sequencer.owes_note_offs());
+    assert!(sounding.is_empty(), "stuck notes: {sounding:?}");
 }

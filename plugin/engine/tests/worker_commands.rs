@@ -66,3 +66,72 @@ fn regenerate_drops_the_queued_sections_and_fills_again() {
     assert_eq!(stats.sections_played.load(Ordering::Relaxed), 1);
     assert_eq!(stats.underruns.load(Ordering::Relaxed), 0);
 }
+
+/// The archive holds what the sequencer played, in the order it played it: not the sections
+/// still waiting in the queue, nor those a "regenerate" dropped.
+#[test]
+fn the_archive_is_what_was_heard_in_order() {
+    let settings = WorkerSettings {
+        config: Default::default(),
+        depth: 16,
+        composer: Default::default(),
+    };
+    let (worker_queues, queues) = section_queues();
+    let stats = Arc::new(SequencerStats::default());
+    let mut sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
+    let reader = settings.clone();
+    let worker = SectionWorker::spawn(
+        worker_queues,
+        stats.clone(),
+        Box::new(move || reader.clone()),
+    )
+    .expect("worker");
+    let (archive_tx, archive) = crossbeam_channel::unbounded();
+    worker.send(WorkerCommand::Archive(archive_tx));
+    let status = worker.status().clone();
+    wait_until("a full queue", || {
+        status.queued.load(Ordering::Relaxed) == 16
+    });
+    // What is queued, in order: the first three of these will be played.
+    let upcoming: Vec<_> = status.upcoming.lock().expect("upcoming").clone();
+    worker.send(WorkerCommand::Regenerate);
+    wait_until("a new generation", || {
+        stats.generation.load(Ordering::Relaxed) == 1
+    });
+    wait_until("a refilled queue", || {
+        status.queued.load(Ordering::Relaxed) == 16
+    });
+    let fresh: Vec<_> = status.upcoming.lock().expect("upcoming").clone();
+    // Three 2-bar sections (24 beats), block by block.
+    let bps = 120.0 / 60.0 / 48_000.0;
+    let mut beat = 0.0;
+    while beat + 512.0 * bps < 24.0 {
+        sequencer.process(
+            Clock::Rolling {
+                start_beat: beat,
+                beats_per_sample: bps,
+            },
+            512,
+            &LiveSettings::default(),
+            |_| {},
+        );
+        beat += 512.0 * bps;
+    }
+    wait_until("the archive", || archive.len() >= 3);
+    std::thread::sleep(Duration::from_millis(50));
+    let heard: Vec<_> = archive.try_iter().map(|a| a.section).collect();
+    assert_eq!(heard.len(), 3, "only the sections played are archived");
+    assert_eq!(heard[..], fresh[..3], "in the order they were played");
+    assert!(
+        upcoming.iter().all(|s| !heard.contains(s)),
+        "no dropped section"
+    );
+    let history: Vec<_> = status
+        .history
+        .lock()
+        .expect("history")
+        .iter()
+        .map(|a| a.section.clone())
+        .collect();
+    assert_eq!(history, heard, "exports see the same");
+}

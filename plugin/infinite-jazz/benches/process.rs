@@ -45,6 +45,7 @@ fn bench_process(c: &mut Criterion) {
                     core.run(&time, &params, samples, |e| {
                         events += 1;
                         black_box(e);
+                        true
                     });
                     beat += samples as f64 * bps;
                 })

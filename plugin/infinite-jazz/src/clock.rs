@@ -77,19 +77,20 @@ impl ProcessCore {
         }
     }
 
-    /// Plays one block of `samples` samples against the host's transport.
+    /// Plays one block of `samples` samples against the host's transport. `emit` returns
+    /// whether the host took the event (its buffer may be full).
     pub fn run(
         &mut self,
         transport: &HostTime,
         params: &InfiniteJazzParams,
         samples: usize,
-        emit: impl FnMut(MidiEvent),
+        emit: impl FnMut(MidiEvent) -> bool,
     ) {
         let clock = self
             .clock
             .advance(transport, f64::from(params.tempo.value()), samples);
         let live = params.live_settings();
-        self.sequencer.process(clock, samples, &live, emit);
+        self.sequencer.process_bounded(clock, samples, &live, emit);
     }
 }
 

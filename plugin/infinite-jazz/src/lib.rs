@@ -231,8 +231,9 @@ impl Plugin for InfiniteJazz {
                 .store(tempo.to_bits(), std::sync::atomic::Ordering::Relaxed);
         }
         core.run(&transport, &self.params, samples, |event| {
-            // The host's buffer is full only in pathological cases; dropping beats panicking.
-            let _ = context.try_send_event(to_note_event(event));
+            // A full host buffer refuses events; the sequencer then gives up note-ons and owes
+            // note-offs, so nothing is left sounding.
+            context.try_send_event(to_note_event(event)).is_ok()
         });
         ProcessStatus::Normal
     }

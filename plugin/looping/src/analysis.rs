@@ -22,6 +22,7 @@ use crate::clip::Clip;
 use rustfft::num_complex::Complex32;
 use rustfft::FftPlanner;
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const FRAME: usize = 2048;
 pub const HOP: usize = 512;
@@ -94,6 +95,8 @@ impl AnalysisReport {
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 pub enum AnalysisError {
+    #[error("analysis cancelled")]
+    Cancelled,
     #[error("the clip is too short to loop ({0:.1} s)")]
     TooShort(f64),
     #[error("the clip is silent")]
@@ -362,14 +365,92 @@ pub fn seam_error(x: &[f32], start: usize, end: usize, n: usize) -> f64 {
     (diff / level).sqrt()
 }
 
+/// Loops are looked for in this much of a clip, from its start. With the rate and length
+/// bounds below, analysis time has a ceiling whatever the file: it grows with the clip up to
+/// this length and stops growing there.
+pub const MAX_ANALYSED_SECONDS: f64 = 120.0;
+/// Clips at higher rates are analysed at this rate; the loop points found are then placed on
+/// the clip's own samples.
+pub const MAX_ANALYSIS_RATE: u32 = 48_000;
+/// Longest loop considered.
+pub const MAX_LOOP_SECONDS: f64 = 60.0;
+/// Frame pairs compared per candidate length in the self-similarity (spread evenly).
+const SELF_SIMILARITY_SAMPLES: usize = 1000;
+
 pub fn analyze(clip: &Clip, options: &AnalysisOptions) -> Result<AnalysisReport, AnalysisError> {
-    let x = clip.mono();
+    analyze_cancellable(clip, options, &AtomicBool::new(false))
+}
+
+/// [`analyze`], returning [`AnalysisError::Cancelled`] soon after `cancel` is set (a worker
+/// being torn down must not wait for an analysis to finish).
+pub fn analyze_cancellable(
+    clip: &Clip,
+    options: &AnalysisOptions,
+    cancel: &AtomicBool,
+) -> Result<AnalysisReport, AnalysisError> {
     let sr = clip.sample_rate.max(1);
+    let limit = ((MAX_ANALYSED_SECONDS * f64::from(sr)) as usize).min(clip.frames());
+    let head = Clip {
+        sample_rate: sr,
+        channels: clip.channels.iter().map(|c| c[..limit].to_vec()).collect(),
+    };
+    if sr <= MAX_ANALYSIS_RATE {
+        return analyze_mono(&head.mono(), sr, options, cancel);
+    }
+    let low = crate::prepare::resample(&head, MAX_ANALYSIS_RATE).map_err(|_| AnalysisError::Silent)?;
+    check(cancel)?;
+    let report = analyze_mono(&low.mono(), MAX_ANALYSIS_RATE, options, cancel)?;
+    // Back onto the clip's own samples, snapped to its own zero crossings.
+    let x = head.mono();
+    let scale = f64::from(sr) / f64::from(MAX_ANALYSIS_RATE);
+    let at = |f: usize| ((f as f64 * scale).round() as usize).min(x.len().saturating_sub(1));
+    let snap = (SNAP_SECONDS * f64::from(sr)).ceil() as usize / 4;
+    let candidates = report
+        .candidates
+        .into_iter()
+        .map(|c| {
+            let (start, end) = (at(c.start), at(c.end));
+            let (start, end) = match (rising_zero(&x, start, snap), rising_zero(&x, end, snap)) {
+                (Some(s), Some(e)) if e > s => (s, e),
+                _ => (start, end),
+            };
+            LoopCandidate {
+                start,
+                end,
+                seam_error: seam_error(&x, start, end, 2048),
+                ..c
+            }
+        })
+        .collect();
+    Ok(AnalysisReport {
+        sample_rate: sr,
+        frames: clip.frames(),
+        beat_offset: at(report.beat_offset),
+        candidates,
+        ..report
+    })
+}
+
+fn check(cancel: &AtomicBool) -> Result<(), AnalysisError> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(AnalysisError::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
+fn analyze_mono(
+    x: &[f32],
+    sr: u32,
+    options: &AnalysisOptions,
+    cancel: &AtomicBool,
+) -> Result<AnalysisReport, AnalysisError> {
     let seconds = x.len() as f64 / f64::from(sr);
     if seconds < options.min_seconds.max(0.5) + 0.2 || x.len() < FRAME * 4 {
         return Err(AnalysisError::TooShort(seconds));
     }
-    let f = features(&x, sr);
+    let f = features(x, sr);
+    check(cancel)?;
     let frames = f.bands.len();
     let mut sorted_rms = f.rms.clone();
     sorted_rms.sort_by(f32::total_cmp);
@@ -395,7 +476,9 @@ pub fn analyze(clip: &Clip, options: &AnalysisOptions) -> Result<AnalysisReport,
     let min_len = (options.min_seconds * fps).ceil() as usize;
     // Not the whole file: keep a little before the start and after the end.
     let margin = (SEAM_FRAMES + 2).max((0.1 * fps) as usize);
-    let max_len = frames.saturating_sub(2 * margin);
+    let max_len = frames
+        .saturating_sub(2 * margin)
+        .min((MAX_LOOP_SECONDS * fps) as usize);
 
     // Candidate lengths, in frames.
     let mut lengths: Vec<(usize, Option<f64>)> = Vec::new();
@@ -410,14 +493,18 @@ pub fn analyze(clip: &Clip, options: &AnalysisOptions) -> Result<AnalysisReport,
     // Periods of the self-similarity, for music without a clear beat and as a check on the
     // tempo's bar lengths.
     let mut self_similarity: Vec<(usize, f64)> = Vec::new();
+    let stride = (frames / SELF_SIMILARITY_SAMPLES).max(2);
     for lag in min_len..=max_len {
+        if lag % 256 == 0 {
+            check(cancel)?;
+        }
         let mut sum = 0.0f64;
         let mut count = 0;
         let mut t = 0;
         while t + lag < frames {
             sum += f64::from(cosine(&c[t], &c[t + lag]));
             count += 1;
-            t += 2;
+            t += stride;
         }
         if count > 0 {
             self_similarity.push((lag, sum / f64::from(count)));
@@ -441,6 +528,7 @@ pub fn analyze(clip: &Clip, options: &AnalysisOptions) -> Result<AnalysisReport,
     // Frame-level seam search.
     let mut coarse: Vec<(f64, usize, usize, Option<f64>)> = Vec::new();
     for &(len, beats) in &lengths {
+        check(cancel)?;
         let mut best_for_len: Vec<(f64, usize)> = Vec::new();
         let starts: Box<dyn Iterator<Item = usize>> = match tempo {
             Some((period, phase, _)) if beats.is_some() => Box::new(

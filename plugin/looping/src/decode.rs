@@ -12,6 +12,7 @@ use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
+use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// Files larger than this are refused before reading.
@@ -32,6 +33,8 @@ pub enum DecodeError {
     Corrupt(String),
     #[error("the file holds no audio")]
     Empty,
+    #[error("decoding cancelled")]
+    Cancelled,
     #[error("the audio is longer than {MAX_SECONDS} s")]
     TooLong,
     #[error("{0} channels; at most {MAX_CHANNELS} are supported")]
@@ -41,12 +44,17 @@ pub enum DecodeError {
 /// Decodes a regular file of at most [`MAX_FILE_BYTES`] (a device, a FIFO or a directory is
 /// refused before anything is read).
 pub fn decode_file(path: &Path) -> Result<Clip, DecodeError> {
+    decode_file_cancellable(path, &AtomicBool::new(false))
+}
+
+/// [`decode_file`], ending with [`DecodeError::Cancelled`] soon after `cancel` is set.
+pub fn decode_file_cancellable(path: &Path, cancel: &AtomicBool) -> Result<Clip, DecodeError> {
     let bytes = read_bounded(path, MAX_FILE_BYTES)?;
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_string);
-    decode_bytes(bytes, extension.as_deref())
+    decode_guarded(bytes, extension.as_deref(), cancel)
 }
 
 thread_local! {
@@ -74,10 +82,18 @@ fn quiet_decoder_panics() {
 /// them panic (found by this crate's property tests); decoding never runs on the audio thread,
 /// so a panic is caught here and reported as damage.
 pub fn decode_bytes(bytes: Vec<u8>, extension: Option<&str>) -> Result<Clip, DecodeError> {
+    decode_guarded(bytes, extension, &AtomicBool::new(false))
+}
+
+fn decode_guarded(
+    bytes: Vec<u8>,
+    extension: Option<&str>,
+    cancel: &AtomicBool,
+) -> Result<Clip, DecodeError> {
     quiet_decoder_panics();
     DECODING.with(|d| d.set(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_unchecked(bytes, extension)
+        decode_unchecked(bytes, extension, cancel)
     }));
     DECODING.with(|d| d.set(false));
     result.unwrap_or_else(|_| {
@@ -87,7 +103,11 @@ pub fn decode_bytes(bytes: Vec<u8>, extension: Option<&str>) -> Result<Clip, Dec
     })
 }
 
-fn decode_unchecked(bytes: Vec<u8>, extension: Option<&str>) -> Result<Clip, DecodeError> {
+fn decode_unchecked(
+    bytes: Vec<u8>,
+    extension: Option<&str>,
+    cancel: &AtomicBool,
+) -> Result<Clip, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -125,7 +145,10 @@ fn decode_unchecked(bytes: Vec<u8>, extension: Option<&str>) -> Result<Clip, Dec
     let max_frames = (MAX_SECONDS * f64::from(sample_rate)) as usize;
     let mut channels: Vec<Vec<f32>> = Vec::new();
     let mut damaged = None;
-    loop {
+    for packets in 0u64.. {
+        if packets % 64 == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(DecodeError::Cancelled);
+        }
         let packet = match format.next_packet() {
             Ok(p) => p,
             Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {

@@ -2,8 +2,10 @@
 //! loops (decoded, analysed, resampled to the playback rate, loudness-matched) and frees the
 //! loops the looper hands back. A MusicGPT run can take minutes; the audio thread never waits.
 
-use crate::analysis::{analyze, AnalysisOptions, LoopCandidate};
-use crate::decode::decode_file;
+use crate::analysis::{
+    analyze_cancellable, AnalysisOptions, LoopCandidate, MAX_ANALYSED_SECONDS,
+};
+use crate::decode::decode_file_cancellable;
 use crate::looper::PreparedLoop;
 use crate::prepare::{match_loudness, resample};
 use crate::source::{audio_files, run_musicgpt, MusicGptRequest, SourceError};
@@ -154,20 +156,39 @@ fn peaks(samples: &[f32]) -> Vec<(f32, f32)> {
         .collect()
 }
 
-/// Decodes, analyses, resamples and loudness-matches one file.
+/// Decodes, analyses, resamples and loudness-matches one file. Each stage ends early, and the
+/// whole returns, soon after `stop` is set: a worker being torn down waits for none of them.
 pub fn prepare_clip(
     path: &Path,
     config: &ClipWorkerConfig,
+    stop: &AtomicBool,
 ) -> Result<(PreparedLoop, ClipView), String> {
-    let clip = decode_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let stopped = || {
+        if stop.load(Ordering::Relaxed) {
+            Err("stopped".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    let mut clip =
+        decode_file_cancellable(path, stop).map_err(|e| format!("{}: {e}", path.display()))?;
+    stopped()?;
+    // Loops are found in the clip's first minutes only; the rest is never played.
+    let keep = (MAX_ANALYSED_SECONDS * f64::from(clip.sample_rate)) as usize;
+    for channel in &mut clip.channels {
+        channel.truncate(keep);
+    }
     let options = AnalysisOptions {
         bpm: config.bpm,
         ..Default::default()
     };
-    let report = analyze(&clip, &options).map_err(|e| format!("{}: {e}", path.display()))?;
+    let report = analyze_cancellable(&clip, &options, stop)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let best: &LoopCandidate = report.best().ok_or_else(|| "no loop found".to_string())?;
+    stopped()?;
     let scale = f64::from(config.sample_rate) / f64::from(clip.sample_rate);
     let mut clip = resample(&clip, config.sample_rate).map_err(|e| e.to_string())?;
+    stopped()?;
     // A silent clip keeps its level; the analysis already refused fully silent ones.
     let _ = match_loudness(&mut clip, config.loudness_target);
     let at = |f: usize| ((f as f64 * scale).round() as usize).min(clip.frames());
@@ -287,7 +308,7 @@ fn run(
                     p.file_name().unwrap_or_default().to_string_lossy()
                 ))
             });
-            let result = prepare_clip(&p, &config);
+            let result = prepare_clip(&p, &config, stop);
             if temporary {
                 let _ = std::fs::remove_file(&p);
             }

@@ -123,12 +123,14 @@ pub fn start(
             (clock, clock == Clock::Stopped)
         };
         let ending = ending || control.stop.load(Ordering::Relaxed);
-        sequencer.process(clock, frames, &live, |event| {
+        sequencer.process_bounded(clock, frames, &live, |event| {
             let bytes = midi_bytes(&event);
-            let _ = writer.write(&jack::RawMidi {
-                time: event.sample(),
-                bytes: &bytes,
-            });
+            writer
+                .write(&jack::RawMidi {
+                    time: event.sample(),
+                    bytes: &bytes,
+                })
+                .is_ok()
         });
         if ending {
             control.done.store(true, Ordering::SeqCst);

@@ -6,6 +6,9 @@ mod midi_port;
 mod synth_out;
 
 use crate::options::{GenerationArgs, LlmArgs};
+use infinite_jazz_engine::section::STEPS_PER_BAR;
+use infinite_jazz_engine::take::truncate_bars;
+use infinite_jazz_files::write_bytes_atomically;
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
 use crossbeam_channel::Receiver;
@@ -302,8 +305,23 @@ pub fn run(args: &PlayArgs) -> Result<()> {
     );
     drop(worker);
     if args.save_output {
-        let sections: Vec<(Section, SectionOrigin)> =
+        let mut sections: Vec<(Section, SectionOrigin)> =
             archive.try_iter().map(|a| (a.section, a.origin)).collect();
+        // A section placed at the very end of `--bars` was not heard; one cut by it, in part.
+        if let Some(bars) = args.bars {
+            let mut left = bars;
+            sections.retain_mut(|(section, _)| {
+                let length = section.total_steps / STEPS_PER_BAR;
+                if left == 0 {
+                    return false;
+                }
+                if length > left {
+                    truncate_bars(section, left);
+                }
+                left = left.saturating_sub(length);
+                true
+            });
+        }
         save_session(args, &config, &model_name, &sections)?;
     }
     Ok(())
@@ -332,12 +350,12 @@ fn save_session(
         };
         meta.push(("source".into(), source.into()));
         let path = dir.join(format!("section_{:03}.txt", i + 1));
-        std::fs::write(&path, write_document(&meta, std::slice::from_ref(section)))
-            .with_context(|| format!("writing {}", path.display()))?;
+        let document = write_document(&meta, std::slice::from_ref(section));
+        write_bytes_atomically(&path, document.as_bytes())?;
     }
     let all: Vec<Section> = sections.iter().map(|(s, _)| s.clone()).collect();
-    std::fs::write(dir.join("take.txt"), write_take(&info, &all))?;
-    std::fs::write(dir.join("take.mid"), write_smf(&all, config)?)?;
+    write_bytes_atomically(&dir.join("take.txt"), write_take(&info, &all).as_bytes())?;
+    write_bytes_atomically(&dir.join("take.mid"), &write_smf(&all, config)?)?;
     eprintln!("saved {} sections in {}", sections.len(), dir.display());
     Ok(())
 }

@@ -4,11 +4,20 @@
 //! Sections arrive through `rtrb` queues and leave through another one to be freed on the
 //! worker thread; [`Sequencer::process`] never allocates, frees, locks or blocks.
 //!
-//! Timing rule: an event at beat `b` is emitted at the first sample whose beat position is at
-//! or after `b` (within [`BEAT_EPS`]). Each block covers the beats `(lo, hi]` that map to its samples; the next block
-//! starts where the last one ended, so an event is emitted once even when a host reports
-//! positions that wobble slightly. A jump larger than [`RELOCATE_BEATS`] is a relocation: the
-//! sounding notes are released and playback resumes at the new position.
+//! Timing rule: an event at beat `b` is emitted at the sample nearest to `b` (a tie goes to the
+//! earlier sample, as [`crate::timing::nearest_unit`] rounds). Sample `i` of a block owns the
+//! beats `(start + (i − ½)·bps, start + (i + ½)·bps]`, so a block covers `(lo, hi]`; the next
+//! block starts where the last one ended, so an event is emitted once even when a host reports
+//! positions that wobble slightly, and an event whose nearest sample fell in a previous block
+//! that did not cover it (a tempo change) plays at offset 0. A jump larger than
+//! [`RELOCATE_BEATS`] is a relocation: the sounding notes are released and playback resumes at
+//! the new position. A block that starts at the very position the last one started at is a
+//! frozen transport (a host that says "playing" but does not move): it plays nothing new.
+//!
+//! Output budget: the host's event buffer may fill up. Note-ons are the events given up:
+//! pending note-ons leave room for a note-off of every note that could be sounding, a note-on
+//! the host refuses is forgotten (its note-off is never sent), and a refused note-off is owed
+//! and sent at the start of the next block.
 //!
 //! Placement rule: sections start on bar lines (4/4). The first time the playhead reaches a
 //! beat that no remembered section covers, the next queued section is placed there: right
@@ -164,6 +173,8 @@ pub struct SequencerQueues {
     pub fallback: rtrb::Consumer<Box<PreparedSection>>,
     /// Finished sections going back to be freed off the audio thread.
     pub recycle: rtrb::Producer<Box<PreparedSection>>,
+    /// The serial of each section as it is placed, in the order the music is heard.
+    pub placed: rtrb::Producer<u64>,
 }
 
 enum SectionRef {
@@ -186,6 +197,12 @@ pub struct Sequencer {
     voices: Voices,
     /// `hi` of the last block while rolling.
     window_end: Option<f64>,
+    /// Where the last rolling block started, to tell a frozen transport.
+    last_start: Option<f64>,
+    /// Note-offs (per channel, a bit per key) and all-notes-offs the host refused, sent first
+    /// in the next block.
+    owed_offs: [u128; 16],
+    owed_all_off: u16,
     last_muted: [bool; 4],
     unreturned: [Option<Box<PreparedSection>>; UNRETURNED],
     /// The editor's view of the section under the playhead, when an editor listens.
@@ -216,6 +233,9 @@ impl Sequencer {
                 pending: Vec::with_capacity(MAX_EVENTS_PER_BLOCK),
             },
             window_end: None,
+            last_start: None,
+            owed_offs: [0; 16],
+            owed_all_off: 0,
             last_muted: [false; 4],
             unreturned: Default::default(),
             roll: None,
@@ -238,7 +258,8 @@ impl Sequencer {
         self.voices.is_sounding()
     }
 
-    /// Plays one block of `samples` samples, calling `emit` for each event in time order.
+    /// Plays one block of `samples` samples, calling `emit` for each event in time order, to an
+    /// output that takes every event.
     pub fn process(
         &mut self,
         clock: Clock,
@@ -246,10 +267,27 @@ impl Sequencer {
         live: &LiveSettings,
         mut emit: impl FnMut(MidiEvent),
     ) {
+        self.process_bounded(clock, samples, live, |event| {
+            emit(event);
+            true
+        });
+    }
+
+    /// [`Sequencer::process`] for an output that may refuse events (a full host buffer):
+    /// `emit` returns whether the event was taken.
+    pub fn process_bounded(
+        &mut self,
+        clock: Clock,
+        samples: usize,
+        live: &LiveSettings,
+        mut emit: impl FnMut(MidiEvent) -> bool,
+    ) {
         self.flush_unreturned();
         if samples == 0 {
             return;
         }
+        // While older note-offs are still refused, nothing new may start.
+        let mut host_full = !self.pay_owed_offs(&mut emit);
         for instrument in Instrument::ALL {
             let i = instrument.index();
             if live.muted[i] && !self.last_muted[i] {
@@ -271,6 +309,7 @@ impl Sequencer {
                     self.voices.used_channels = 0;
                 }
                 self.window_end = None;
+                self.last_start = None;
             }
             Clock::Rolling {
                 start_beat,
@@ -284,14 +323,83 @@ impl Sequencer {
             Clock::Rolling { .. } => {}
         }
         self.voices.pending.sort_unstable_by_key(MidiEvent::order);
-        for event in self.voices.pending.drain(..) {
-            emit(event);
+        let mut refused_ons = [0u128; 16];
+        for index in 0..self.voices.pending.len() {
+            let event = self.voices.pending[index];
+            match event {
+                MidiEvent::NoteOn { channel, key, .. } => {
+                    let bit = 1u128 << key;
+                    if host_full || !emit(event) {
+                        host_full = true;
+                        refused_ons[usize::from(channel)] |= bit;
+                        self.voices.forget(channel, key);
+                    }
+                }
+                MidiEvent::NoteOff { channel, key, .. } => {
+                    let bit = 1u128 << key;
+                    if refused_ons[usize::from(channel)] & bit != 0 {
+                        // Its note-on never reached the host.
+                        refused_ons[usize::from(channel)] &= !bit;
+                    } else if !emit(event) {
+                        host_full = true;
+                        self.owed_offs[usize::from(channel)] |= bit;
+                    }
+                }
+                MidiEvent::AllNotesOff { channel, .. } => {
+                    if !emit(event) {
+                        host_full = true;
+                        self.owed_all_off |= 1 << channel;
+                    }
+                }
+            }
         }
+        self.voices.pending.clear();
+    }
+
+    /// Sends the note-offs a full host refused earlier, at the block's first sample; whether
+    /// all of them went out.
+    fn pay_owed_offs(&mut self, emit: &mut impl FnMut(MidiEvent) -> bool) -> bool {
+        for channel in 0..16u8 {
+            let mut keys = self.owed_offs[usize::from(channel)];
+            while keys != 0 {
+                let key = keys.trailing_zeros() as u8;
+                keys &= keys - 1;
+                if emit(MidiEvent::NoteOff {
+                    sample: 0,
+                    channel,
+                    key,
+                }) {
+                    self.owed_offs[usize::from(channel)] &= !(1u128 << key);
+                } else {
+                    return false;
+                }
+            }
+        }
+        for channel in 0..16u8 {
+            if self.owed_all_off & (1 << channel) != 0 {
+                if emit(MidiEvent::AllNotesOff { sample: 0, channel }) {
+                    self.owed_all_off &= !(1 << channel);
+                } else {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether note-offs are still owed to the output.
+    pub fn owes_note_offs(&self) -> bool {
+        self.owed_all_off != 0 || self.owed_offs.iter().any(|k| *k != 0)
     }
 
     fn roll(&mut self, start: f64, bps: f64, samples: usize, live: &LiveSettings) {
-        let natural_lo = start - bps + BEAT_EPS;
-        let hi = start + (samples as f64 - 1.0) * bps + BEAT_EPS;
+        if self.window_end.is_some() && self.last_start == Some(start) {
+            // Frozen: the host says it plays but does not move. Nothing new to play.
+            return;
+        }
+        self.last_start = Some(start);
+        let natural_lo = start - 0.5 * bps + BEAT_EPS;
+        let hi = start + (samples as f64 - 0.5) * bps + BEAT_EPS;
         let lo = match self.window_end {
             Some(prev) if (prev - natural_lo).abs() <= RELOCATE_BEATS => prev,
             Some(_) => {
@@ -442,6 +550,7 @@ impl Sequencer {
                 continue;
             }
             self.stats.sections_played.fetch_add(1, Ordering::Relaxed);
+            let _ = self.queues.placed.push(section.serial);
             return SectionRef::Queued(section);
         }
         self.stats.underruns.fetch_add(1, Ordering::Relaxed);
@@ -451,8 +560,10 @@ impl Sequencer {
                 continue;
             }
             section.origin = SectionOrigin::Fallback;
+            let _ = self.queues.placed.push(section.serial);
             return SectionRef::Queued(section);
         }
+        let _ = self.queues.placed.push(prepared::RESERVE_SERIAL);
         SectionRef::Reserve
     }
 
@@ -529,7 +640,7 @@ impl Voices {
             .by_end
             .partition_point(|k| notes[usize::from(*k)].end_beats(swing) <= rel_lo);
         let to_sample = |beat: f64| -> u32 {
-            let n = ((base + beat - BEAT_EPS - start) / bps).ceil();
+            let n = crate::timing::nearest_unit((base + beat - BEAT_EPS - start) / bps);
             n.clamp(0.0, samples as f64 - 1.0) as u32
         };
         loop {
@@ -562,11 +673,15 @@ impl Voices {
                     let channel = live.channels[inst].min(15);
                     if self.sounding[inst][usize::from(note.key)] != 0 {
                         let old = self.sounding[inst][usize::from(note.key)] - 1;
+                        self.sounding[inst][usize::from(note.key)] = 0;
                         self.push(MidiEvent::NoteOff {
                             sample,
                             channel: old,
                             key: note.key,
                         });
+                    }
+                    if !self.has_room_for_note_on() {
+                        continue;
                     }
                     let mut velocity =
                         (f32::from(note.velocity) * live.velocity_scale[inst]).round();
@@ -610,9 +725,26 @@ impl Voices {
     }
 
     fn push(&mut self, event: MidiEvent) {
-        // Capacity is fixed; a note-on that does not fit is dropped rather than allocating.
+        // Capacity is fixed; nothing allocates. Note-ons are admitted only with room to spare
+        // (see `has_room_for_note_on`), so what does not fit is never a note-off.
         if self.pending.len() < self.pending.capacity() {
             self.pending.push(event);
+        }
+    }
+
+    /// Whether a note-on fits and still leaves room for a note-off of every key that could be
+    /// sounding and an all-notes-off per channel.
+    fn has_room_for_note_on(&self) -> bool {
+        const RESERVE: usize = 4 * 128 + 16;
+        self.pending.len() + 1 + RESERVE < self.pending.capacity()
+    }
+
+    /// A note the output never received: no note-off will be sent for it.
+    fn forget(&mut self, channel: u8, key: u8) {
+        for keys in self.sounding.iter_mut() {
+            if keys[usize::from(key)] == channel + 1 {
+                keys[usize::from(key)] = 0;
+            }
         }
     }
 

@@ -57,7 +57,13 @@ pub struct PreparedSection {
     pub generation: u32,
     /// The music as text-form data, for displays and exports (never read by the audio thread).
     pub section: Section,
+    /// The worker's number for this section, reported back when the sequencer places it (so
+    /// what is archived is what was heard, in the order it was heard).
+    pub serial: u64,
 }
+
+/// The serial the sequencer reports when it plays its own reserve section.
+pub const RESERVE_SERIAL: u64 = u64::MAX;
 
 /// Sections longer than this are cut: the step index must fit the compact form.
 pub const MAX_PREPARED_STEPS: usize = 4096;
@@ -104,6 +110,7 @@ impl PreparedSection {
             origin,
             generation,
             section,
+            serial: 0,
         }
     }
 
