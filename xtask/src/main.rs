@@ -51,12 +51,14 @@ fn main() -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("install") => install(),
         Some("lint") => lint(),
+        Some("validate") => validate(),
         Some("help") | Some("--help") | None => {
             println!(
                 "cargo xtask demo      install system packages, bundle both plugins, render a demo take\n\
                  cargo xtask test      install what the tests need, then run the whole workspace's tests\n\
                  cargo xtask install   bundle, then copy the bundles to ~/.clap and ~/.vst3\n\
                  cargo xtask lint      cargo fmt --check and clippy with warnings as errors\n\
+                 cargo xtask validate  bundle both plugins, then clap-validator (validate, fuzz) and the VST3 validator (-e)\n\
                  cargo xtask bundle <package> [--release]   (nice-plug-xtask)"
             );
             Ok(())
@@ -205,15 +207,106 @@ fn demo() -> Result<()> {
     Ok(())
 }
 
+/// Runs one tier of the suite and says how long it took.
+fn tier(name: &str, command: &mut Command) -> Result<()> {
+    eprintln!("\n=== tier: {name}");
+    let started = std::time::Instant::now();
+    let result = run(command);
+    eprintln!(
+        "=== tier: {name}: {} in {:.0} s",
+        if result.is_ok() { "passed" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    result
+}
+
+/// The whole suite in two tiers: the fast unit and property tests of every library and
+/// binary first (they fail in a minute or two), then the host-level tests in `tests/` (the
+/// plugins in a CLAP host, JACK, Xvfb, real-time latency, the command-line tools).
 fn test(extra: &[String]) -> Result<()> {
     ensure_packages(&[BUILD_PACKAGES, TEST_PACKAGES].concat())?;
     let python = python_with_mido()?;
+    let started = std::time::Instant::now();
+    tier(
+        "unit and property tests",
+        cargo()
+            .args(["test", "--workspace", "--exclude", "integration-tests"])
+            .args(extra)
+            .env("INFINITE_JAZZ_PYTHON", &python),
+    )?;
     // The host-level tests drive the built binaries and bundles, so build those first.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
-    run(cargo()
-        .args(["test", "--workspace"])
-        .args(extra)
-        .env("INFINITE_JAZZ_PYTHON", python))
+    tier(
+        "host-level tests",
+        cargo()
+            .args(["test", "-p", "integration-tests"])
+            .args(extra)
+            .env("INFINITE_JAZZ_PYTHON", &python),
+    )?;
+    eprintln!(
+        "\nall tiers passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Where a validator is: on PATH, or in `../shared/tools` beside the checkout.
+fn validator(name: &str) -> Result<PathBuf> {
+    if let Ok(path) = which(name) {
+        return Ok(path);
+    }
+    let shared = Path::new("..").join("shared").join("tools").join(name);
+    if shared.is_file() {
+        return Ok(shared.canonicalize()?);
+    }
+    bail!(
+        "{name} was not found on PATH or in ../shared/tools. clap-validator is built from \
+         free-audio's clap-validator repository (cargo build --release); the VST3 validator \
+         (`validator`) comes with Steinberg's VST3 SDK (build the SDK's hosting examples). Put \
+         them on PATH as clap-validator and vst3-validator."
+    )
+}
+
+fn which(name: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").ok_or_else(|| anyhow!("no PATH"))?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| anyhow!("{name} is not on PATH"))
+}
+
+/// Bundles both plugins (debug, with nice-plug's `assert_process_allocs`, so the validators'
+/// process calls are checked for allocations too), then runs clap-validator's validation and a
+/// bounded fuzz on the CLAP bundles and the VST3 validator's extensive tests on the VST3 ones.
+fn validate() -> Result<()> {
+    ensure_packages(BUILD_PACKAGES)?;
+    let clap = validator("clap-validator")?;
+    let vst3 = validator("vst3-validator")?;
+    let mut args = vec!["bundle".to_string()];
+    for p in PLUGIN_PACKAGES {
+        args.extend(["-p".to_string(), p.to_string()]);
+    }
+    args.extend([
+        "--features".to_string(),
+        "assert_process_allocs".to_string(),
+    ]);
+    nice_plug_xtask::main_with_args("cargo xtask", args)?;
+    let started = std::time::Instant::now();
+    for name in ["Infinite Jazz", "Infini Loop"] {
+        let bundle = |ext: &str| PathBuf::from("target/bundled").join(format!("{name}.{ext}"));
+        run(Command::new(&clap)
+            .args(["validate", "--only-failed"])
+            .arg(bundle("clap")))?;
+        run(Command::new(&clap)
+            .args(["fuzz", "--duration", "20s", "--jobs", "2"])
+            .arg(bundle("clap")))?;
+        run(Command::new(&vst3).arg("-e").arg(bundle("vst3")))?;
+    }
+    eprintln!(
+        "both plugins passed clap-validator (validate and fuzz) and the VST3 validator (-e) in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn install() -> Result<()> {

@@ -605,8 +605,7 @@ impl WorkerLoop {
                     self.failures_in_a_row = 0;
                     self.remember(section.clone());
                     let section_copy = section.clone();
-                    let prepared =
-                        self.hand_out(section, SectionOrigin::Primary, done.generation);
+                    let prepared = self.hand_out(section, SectionOrigin::Primary, done.generation);
                     if self.queues.ready.push(prepared).is_ok() {
                         self.pushed += 1;
                         self.in_queue.push_back((done.generation, section_copy));

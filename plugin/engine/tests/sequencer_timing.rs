@@ -519,15 +519,18 @@ fn process_never_allocates_or_frees() {
 /// All swung grid points (in beats) up to `beats`.
 fn grid_points(beats: f64, swing: f64) -> Vec<f64> {
     (0..beats.ceil() as usize + 1)
-        .flat_map(|b| {
-            [0.0, swing / 2.0, swing, swing + (1.0 - swing) / 2.0].map(|o| b as f64 + o)
-        })
+        .flat_map(|b| [0.0, swing / 2.0, swing, swing + (1.0 - swing) / 2.0].map(|o| b as f64 + o))
         .collect()
 }
 
 #[test]
 fn note_ons_land_on_the_nearest_sample_at_odd_tempi_and_rates() {
-    for (tempo, rate) in [(137.0, 44_100.0), (93.0, 48_000.0), (137.0, 96_000.0), (93.0, 44_100.0)] {
+    for (tempo, rate) in [
+        (137.0, 44_100.0),
+        (93.0, 48_000.0),
+        (137.0, 96_000.0),
+        (93.0, 44_100.0),
+    ] {
         let mut rig = Rig::new(21);
         let live = LiveSettings::default();
         let bps = tempo / 60.0 / rate;
@@ -575,7 +578,10 @@ fn note_ons_land_on_the_nearest_sample_at_odd_tempi_and_rates() {
             }
         }
         assert!(ons.len() > 100, "{} notes", ons.len());
-        assert!(fractional * 2 > ons.len(), "the grid falls between samples here");
+        assert!(
+            fractional * 2 > ons.len(),
+            "the grid falls between samples here"
+        );
     }
 }
 
@@ -691,7 +697,10 @@ fn a_full_output_drops_note_ons_never_note_offs() {
         block += 1;
     }
     drop(run);
-    assert!(refused > 100 && taken_ons > 50, "{refused} refused, {taken_ons} taken");
+    assert!(
+        refused > 100 && taken_ons > 50,
+        "{refused} refused, {taken_ons} taken"
+    );
     assert!(!rig.sequencer.owes_note_offs());
     assert!(sounding.is_empty(), "stuck notes: {sounding:?}");
 }

@@ -397,7 +397,8 @@ pub fn analyze_cancellable(
     if sr <= MAX_ANALYSIS_RATE {
         return analyze_mono(&head.mono(), sr, options, cancel);
     }
-    let low = crate::prepare::resample(&head, MAX_ANALYSIS_RATE).map_err(|_| AnalysisError::Silent)?;
+    let low =
+        crate::prepare::resample(&head, MAX_ANALYSIS_RATE).map_err(|_| AnalysisError::Silent)?;
     check(cancel)?;
     let report = analyze_mono(&low.mono(), MAX_ANALYSIS_RATE, options, cancel)?;
     // Back onto the clip's own samples, snapped to its own zero crossings.

@@ -5,6 +5,7 @@ use crate::clip::Clip;
 use infinite_jazz_files::{read_bounded, FileError};
 use std::io::Cursor;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
@@ -12,7 +13,6 @@ use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
-use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// Files larger than this are refused before reading.

@@ -2,9 +2,7 @@
 //! loops (decoded, analysed, resampled to the playback rate, loudness-matched) and frees the
 //! loops the looper hands back. A MusicGPT run can take minutes; the audio thread never waits.
 
-use crate::analysis::{
-    analyze_cancellable, AnalysisOptions, LoopCandidate, MAX_ANALYSED_SECONDS,
-};
+use crate::analysis::{analyze_cancellable, AnalysisOptions, LoopCandidate, MAX_ANALYSED_SECONDS};
 use crate::decode::decode_file_cancellable;
 use crate::looper::PreparedLoop;
 use crate::prepare::{match_loudness, resample};

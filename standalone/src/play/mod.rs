@@ -6,16 +6,15 @@ mod midi_port;
 mod synth_out;
 
 use crate::options::{GenerationArgs, LlmArgs};
-use infinite_jazz_engine::section::STEPS_PER_BAR;
-use infinite_jazz_engine::take::truncate_bars;
-use infinite_jazz_files::write_bytes_atomically;
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
 use crossbeam_channel::Receiver;
 use infinite_jazz_engine::midi_file::write_smf;
+use infinite_jazz_engine::section::STEPS_PER_BAR;
 use infinite_jazz_engine::section::{Instrument, Section};
 use infinite_jazz_engine::sequencer::prepared::SectionOrigin;
 use infinite_jazz_engine::sequencer::{Clock, LiveSettings, MidiEvent, Sequencer, SequencerStats};
+use infinite_jazz_engine::take::truncate_bars;
 use infinite_jazz_engine::take::{write_take, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_engine::tracker::write_document;
@@ -23,6 +22,7 @@ use infinite_jazz_engine::worker::{
     reserve_section, section_queues, ArchivedSection, SectionSource, SectionWorker, WorkerCommand,
     WorkerSettings, MAX_DEPTH,
 };
+use infinite_jazz_files::write_bytes_atomically;
 use infinite_jazz_llm::source::SharedStats;
 use infinite_jazz_llm::ModelSource;
 use std::io::{IsTerminal, Write};
