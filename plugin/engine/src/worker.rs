@@ -63,6 +63,11 @@ pub trait SectionSource: Send {
     /// Shown to the user, e.g. `built-in composer` or the model's name.
     fn name(&self) -> String;
     fn next_section(&mut self, request: &SectionRequest) -> Result<Section, SourceError>;
+    /// A flag that ends a call in progress soon after it is set, for a source whose calls can
+    /// take long (a network call). Sources that answer at once need none.
+    fn cancel_handle(&self) -> Option<Arc<std::sync::atomic::AtomicBool>> {
+        None
+    }
 }
 
 /// The built-in composer as a source.
@@ -265,6 +270,7 @@ struct SourceRunner {
     jobs: Option<Sender<Job>>,
     results: Receiver<JobResult>,
     handle: Option<JoinHandle<()>>,
+    cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 struct Job {
@@ -279,13 +285,15 @@ struct JobResult {
     elapsed: Duration,
 }
 
-/// How long dropping a runner waits for a call in flight before leaving it to finish alone
-/// (bounded by the source's own timeouts).
+/// How long dropping a runner waits for a call in flight. A source with a cancel handle ends
+/// its call within milliseconds; one without is left to finish alone after this (bounded by
+/// its own timeouts).
 const RUNNER_JOIN_WAIT: Duration = Duration::from_secs(2);
 
 impl SourceRunner {
     fn spawn(mut source: Box<dyn SectionSource>) -> Self {
         let name = source.name();
+        let cancel = source.cancel_handle();
         let (jobs, job_rx) = crossbeam_channel::unbounded::<Job>();
         let (result_tx, results) = crossbeam_channel::unbounded();
         let handle = std::thread::Builder::new()
@@ -314,6 +322,7 @@ impl SourceRunner {
             jobs: Some(jobs),
             results,
             handle,
+            cancel,
         }
     }
 }
@@ -321,6 +330,9 @@ impl SourceRunner {
 impl Drop for SourceRunner {
     fn drop(&mut self) {
         self.jobs = None;
+        if let Some(cancel) = &self.cancel {
+            cancel.store(true, Ordering::SeqCst);
+        }
         if let Some(handle) = self.handle.take() {
             let deadline = Instant::now() + RUNNER_JOIN_WAIT;
             while !handle.is_finished() && Instant::now() < deadline {

@@ -696,7 +696,6 @@ fn a_full_output_drops_note_ons_never_note_offs() {
         run(&mut rig, Clock::Stopped, 256, block);
         block += 1;
     }
-    drop(run);
     assert!(
         refused > 100 && taken_ons > 50,
         "{refused} refused, {taken_ons} taken"

@@ -43,6 +43,8 @@ pub enum LlmError {
     TooLarge { limit: usize },
     #[error("the server's answer was not usable music: {0}")]
     Unusable(String),
+    #[error("the call was cancelled")]
+    Cancelled,
     #[error("{0}")]
     Other(String),
 }

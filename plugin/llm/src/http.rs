@@ -1,11 +1,21 @@
 //! The one place that talks HTTP: JSON POSTs with timeouts, size caps and a total deadline,
 //! read whole or line by line (for streamed answers).
+//!
+//! Calls are blocking for their caller (a worker thread or a command line), but every wait
+//! (connecting, the headers, each chunk of the body) runs on a small runtime of the client's own
+//! and is given up within [`CANCEL_POLL`] once the client's cancel flag is set: a plugin being
+//! torn down never waits for a server.
 
 use crate::config::Timeouts;
 use crate::error::LlmError;
 use crate::secret::ApiKey;
-use std::io::Read;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How often a wait looks at the cancel flag.
+pub const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 /// Error details quoted from a server are cut to this length.
 const MAX_DETAIL: usize = 300;
@@ -45,11 +55,20 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
 }
 
 pub struct HttpClient {
-    client: reqwest::blocking::Client,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
     timeouts: Timeouts,
     max_body: usize,
     /// An absolute limit over every call, besides each call's own total.
     deadline: Option<Instant>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// How a wait ended.
+enum Waited<T> {
+    Done(T),
+    TimedOut,
+    Cancelled,
 }
 
 /// Whole seconds, rounded up, for messages.
@@ -70,22 +89,54 @@ fn error_text(e: &dyn std::error::Error) -> String {
 
 impl HttpClient {
     pub fn new(timeouts: Timeouts, max_body: usize) -> Result<Self, LlmError> {
-        let client = reqwest::blocking::Client::builder()
+        let start_error = |e: &dyn std::error::Error| {
+            LlmError::Other(format!("cannot start the HTTP client: {}", error_text(e)))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| start_error(&e))?;
+        // The stall timeout and the deadline are applied to each wait in `wait`.
+        let client = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
-            // In the blocking client this bounds each wait: for the headers and for each
-            // chunk of the body. The total deadline is checked between chunks.
-            .timeout(timeouts.stall)
             .user_agent(concat!("infinite-jazz/", env!("CARGO_PKG_VERSION")))
             .redirect(same_origin_redirects())
             .build()
-            .map_err(|e| {
-                LlmError::Other(format!("cannot start the HTTP client: {}", error_text(&e)))
-            })?;
+            .map_err(|e| start_error(&e))?;
         Ok(HttpClient {
             client,
+            runtime,
             timeouts,
             max_body,
             deadline: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Setting this flag ends the call in progress (and every later one) with
+    /// [`LlmError::Cancelled`] within [`CANCEL_POLL`].
+    pub fn cancel_handle(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    /// Drives `future` until it completes, `limit` passes, or the cancel flag is set.
+    fn wait<F: Future>(&self, future: F, limit: Duration) -> Waited<F::Output> {
+        self.runtime.block_on(async {
+            let mut future = std::pin::pin!(future);
+            let end = tokio::time::Instant::now() + limit;
+            loop {
+                if self.cancel.load(Ordering::Relaxed) {
+                    return Waited::Cancelled;
+                }
+                let now = tokio::time::Instant::now();
+                if now >= end {
+                    return Waited::TimedOut;
+                }
+                let slice = (end - now).min(CANCEL_POLL);
+                if let Ok(output) = tokio::time::timeout(slice, future.as_mut()).await {
+                    return Waited::Done(output);
+                }
+            }
         })
     }
 
@@ -100,7 +151,7 @@ impl HttpClient {
         key: Option<&ApiKey>,
         body: &serde_json::Value,
         model: &str,
-    ) -> Result<Response, LlmError> {
+    ) -> Result<Response<'_>, LlmError> {
         let started = Instant::now();
         let deadline = match self.deadline {
             Some(d) => d.min(started + self.timeouts.total),
@@ -119,9 +170,25 @@ impl HttpClient {
         if let Some(key) = key.filter(|k| !k.is_empty()) {
             request = request.bearer_auth(key.expose());
         }
-        let response = request.send().map_err(|e| self.map_send_error(&e, url))?;
+        let response = match self.wait(request.send(), self.timeouts.stall.min(deadline - started))
+        {
+            Waited::Done(result) => result.map_err(|e| self.map_send_error(&e, url))?,
+            Waited::Cancelled => return Err(LlmError::Cancelled),
+            Waited::TimedOut if Instant::now() >= deadline => {
+                return Err(LlmError::TooSlow {
+                    secs: secs(self.timeouts.total),
+                })
+            }
+            Waited::TimedOut => {
+                return Err(LlmError::Timeout {
+                    url: url.to_string(),
+                    secs: secs(self.timeouts.stall),
+                })
+            }
+        };
         let status = response.status().as_u16();
         let mut response = Response {
+            client: self,
             inner: response,
             deadline,
             total_secs: secs(self.timeouts.total),
@@ -204,8 +271,9 @@ impl HttpClient {
 }
 
 /// A successful response's body, read under the size cap and the deadline.
-pub struct Response {
-    inner: reqwest::blocking::Response,
+pub struct Response<'a> {
+    client: &'a HttpClient,
+    inner: reqwest::Response,
     deadline: Instant,
     total_secs: u64,
     stall_secs: u64,
@@ -213,7 +281,7 @@ pub struct Response {
     read: usize,
 }
 
-impl Response {
+impl Response<'_> {
     /// The media type of the body, lower-cased, without parameters.
     pub fn content_type(&self) -> String {
         self.inner
@@ -230,49 +298,59 @@ impl Response {
             .unwrap_or_default()
     }
 
-    fn read_chunk(&mut self, buf: &mut [u8]) -> Result<usize, LlmError> {
-        if Instant::now() > self.deadline {
+    /// The next piece of the body, `None` at its end.
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, LlmError> {
+        let now = Instant::now();
+        if now >= self.deadline {
             return Err(LlmError::TooSlow {
                 secs: self.total_secs,
             });
         }
-        let n = self.inner.read(buf).map_err(|e| {
-            let inner_timeout = e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
-                .is_some_and(reqwest::Error::is_timeout);
-            let text = error_text(&e).to_ascii_lowercase();
-            if inner_timeout
-                || e.kind() == std::io::ErrorKind::TimedOut
-                || text.contains("timed out")
-            {
-                LlmError::Stalled {
+        let limit = self.client.timeouts.stall.min(self.deadline - now);
+        let chunk = match self.client.wait(self.inner.chunk(), limit) {
+            Waited::Done(Ok(chunk)) => chunk,
+            Waited::Done(Err(e)) if e.is_timeout() => {
+                return Err(LlmError::Stalled {
                     secs: self.stall_secs,
-                }
-            } else {
-                LlmError::BadJson(format!("the connection broke mid-answer ({e})"))
+                })
             }
-        })?;
-        self.read += n;
+            Waited::Done(Err(e)) => {
+                return Err(LlmError::BadJson(format!(
+                    "the connection broke mid-answer ({})",
+                    error_text(&e)
+                )))
+            }
+            Waited::Cancelled => return Err(LlmError::Cancelled),
+            Waited::TimedOut if Instant::now() >= self.deadline => {
+                return Err(LlmError::TooSlow {
+                    secs: self.total_secs,
+                })
+            }
+            Waited::TimedOut => {
+                return Err(LlmError::Stalled {
+                    secs: self.stall_secs,
+                })
+            }
+        };
+        let Some(chunk) = chunk else {
+            return Ok(None);
+        };
+        self.read += chunk.len();
         if self.read > self.max_body {
             return Err(LlmError::TooLarge {
                 limit: self.max_body,
             });
         }
-        Ok(n)
+        Ok(Some(chunk.to_vec()))
     }
 
     /// The whole body.
     pub fn bytes(mut self) -> Result<Vec<u8>, LlmError> {
         let mut body = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = self.read_chunk(&mut buf)?;
-            if n == 0 {
-                return Ok(body);
-            }
-            body.extend_from_slice(&buf[..n]);
+        while let Some(chunk) = self.next_chunk()? {
+            body.extend_from_slice(&chunk);
         }
+        Ok(body)
     }
 
     /// Calls `on_line` for each line as it arrives; stops early when it returns `false`.
@@ -281,16 +359,14 @@ impl Response {
         mut on_line: impl FnMut(&str) -> Result<bool, LlmError>,
     ) -> Result<(), LlmError> {
         let mut pending: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 8192];
         loop {
-            let n = self.read_chunk(&mut buf)?;
-            if n == 0 {
+            let Some(chunk) = self.next_chunk()? else {
                 if !pending.is_empty() {
                     on_line(String::from_utf8_lossy(&pending).trim_end())?;
                 }
                 return Ok(());
-            }
-            pending.extend_from_slice(&buf[..n]);
+            };
+            pending.extend_from_slice(&chunk);
             // A line ends at `\n`, `\r\n` or a lone `\r`; a `\r` at the very end of what
             // has arrived waits, in case its `\n` is in the next chunk.
             while let Some(end) = pending.iter().position(|b| *b == b'\n' || *b == b'\r') {
@@ -310,11 +386,10 @@ impl Response {
     /// one as JSON (`{"error": {"message": …}}` or `{"error": "…"}`).
     fn error_detail(&mut self, key: Option<&ApiKey>) -> String {
         let mut body = Vec::new();
-        let mut buf = [0u8; 4096];
         while body.len() < 16 * 1024 {
-            match self.read_chunk(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => body.extend_from_slice(&buf[..n]),
+            match self.next_chunk() {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
             }
         }
         let text = String::from_utf8_lossy(&body).to_string();

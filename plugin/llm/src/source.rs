@@ -103,6 +103,10 @@ impl SectionSource for ModelSource {
         format!("{} ({})", self.settings.model, self.settings.base_url)
     }
 
+    fn cancel_handle(&self) -> Option<Arc<std::sync::atomic::AtomicBool>> {
+        Some(self.http.cancel_handle())
+    }
+
     fn next_section(&mut self, request: &SectionRequest) -> Result<Section, SourceError> {
         let mut last_problem = String::new();
         for _attempt in 0..2 {

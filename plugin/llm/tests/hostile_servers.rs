@@ -136,6 +136,8 @@ fn no_part_of_the_key_survives_the_quoting_limit() {
     }
 }
 
+type Headers = Vec<(&'static str, String)>;
+
 #[test]
 fn answers_are_read_whatever_their_label_and_line_ends() {
     let whole = openai_answer(&good_answer("D2")).to_string();
@@ -151,7 +153,7 @@ fn answers_are_read_whatever_their_label_and_line_ends() {
             chunk(b)
         )
     };
-    let cases: Vec<(&str, Vec<(&'static str, String)>, String, bool)> = vec![
+    let cases: Vec<(&str, Headers, String, bool)> = vec![
         (
             "JSON as text/plain",
             vec![("content-type", "text/plain".into())],
@@ -189,4 +191,70 @@ fn answers_are_read_whatever_their_label_and_line_ends() {
         let text = call(&settings(&server.url(), stream)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(text, good_answer("D2"), "{name}");
     }
+}
+
+/// A plugin torn down while a model call hangs: the worker (and the source's thread) end at
+/// once, without waiting for the server or its timeouts.
+#[test]
+fn tearing_down_never_waits_for_a_silent_server() {
+    use infinite_jazz_engine::sequencer::SequencerStats;
+    use infinite_jazz_engine::worker::{section_queues, SectionWorker, WorkerSettings};
+    use infinite_jazz_llm::ModelSource;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    let server = TestServer::start(|_, _| Reply::Silent);
+    let mut s = settings(&server.url(), true);
+    s.timeouts = Timeouts {
+        connect: Duration::from_secs(30),
+        stall: Duration::from_secs(60),
+        total: Duration::from_secs(120),
+    };
+    let source = ModelSource::new(s).expect("source");
+    let (queues, _sequencer_queues) = section_queues();
+    let worker_settings = WorkerSettings {
+        config: Default::default(),
+        depth: 4,
+        composer: Default::default(),
+    };
+    let worker = SectionWorker::spawn_with_source(
+        queues,
+        Arc::new(SequencerStats::default()),
+        Box::new(move || worker_settings.clone()),
+        Some(Box::new(source)),
+    )
+    .expect("worker");
+    let end = Instant::now() + Duration::from_secs(10);
+    while server.requests().is_empty() {
+        assert!(Instant::now() < end, "the model was never asked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    drop(worker);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "teardown waited {:?}",
+        started.elapsed()
+    );
+
+    // Cancelling a bare client ends its call the same way.
+    let mut s = settings(&server.url(), false);
+    s.timeouts.stall = Duration::from_secs(60);
+    s.timeouts.total = Duration::from_secs(120);
+    let http = HttpClient::new(s.timeouts, s.max_body_bytes).expect("client");
+    let cancel = http.cancel_handle();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let started = Instant::now();
+    let prompt = Prompt {
+        system: "rules".into(),
+        user: "play".into(),
+    };
+    let result = complete(&http, &s, &prompt, 100);
+    assert_eq!(result.map(|c| c.text), Err(LlmError::Cancelled));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    canceller.join().expect("canceller");
 }

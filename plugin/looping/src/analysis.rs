@@ -572,7 +572,7 @@ fn analyze_mono(
         while d <= search {
             let e = end as isize + d;
             if e > (start + WAVE_HALF) as isize && (e as usize) + WAVE_HALF < x.len() {
-                let r = correlation(&x, start, e as usize, WAVE_HALF / 2);
+                let r = correlation(x, start, e as usize, WAVE_HALF / 2);
                 if r > best.0 {
                     best = (r, e as usize);
                 }
@@ -581,7 +581,7 @@ fn analyze_mono(
         }
         for e in best.1.saturating_sub(4)..=best.1 + 4 {
             if e + WAVE_HALF < x.len() && e > start {
-                let r = correlation(&x, start, e, WAVE_HALF / 2);
+                let r = correlation(x, start, e, WAVE_HALF / 2);
                 if r > best.0 {
                     best = (r, e);
                 }
@@ -589,12 +589,12 @@ fn analyze_mono(
         }
         end = best.1;
         // Snap both to rising zero crossings, keeping the length where the waveform put it.
-        let (start, end) = match (rising_zero(&x, start, snap), rising_zero(&x, end, snap)) {
+        let (start, end) = match (rising_zero(x, start, snap), rising_zero(x, end, snap)) {
             (Some(s), Some(e)) if e > s => (s, e),
             _ => (start, end),
         };
-        let waveform = correlation(&x, start, end, WAVE_HALF);
-        let phase = phase_continuity(&x, start, end, &mut planner);
+        let waveform = correlation(x, start, end, WAVE_HALF);
+        let phase = phase_continuity(x, start, end, &mut planner);
         let beat = match tempo {
             Some((period, phase_frames, _)) => {
                 let period_samples = period * HOP as f64;
@@ -620,7 +620,7 @@ fn analyze_mono(
             phase,
             beat,
             beats: beats.map(|_| (end - start) as f64 / (tempo.map_or(1.0, |t| t.0) * HOP as f64)),
-            seam_error: seam_error(&x, start, end, 2048),
+            seam_error: seam_error(x, start, end, 2048),
         });
     }
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
