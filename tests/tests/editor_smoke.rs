@@ -38,7 +38,14 @@ fn the_infini_loop_editor_opens_headless_and_draws() {
 
 fn smoke(editor_binary: &str, offset: u32) {
     let dir = scratch_dir(&format!("editor_smoke_{editor_binary}"));
-    let display = format!(":{}", 50 + (std::process::id() % 200) * 2 + offset);
+    // A display nobody holds: an Xvfb that was killed leaves its lock file behind.
+    let mut number = 50 + (std::process::id() % 200) * 2 + offset;
+    while Path::new(&format!("/tmp/.X{number}-lock")).exists()
+        || Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+    {
+        number += 2;
+    }
+    let display = format!(":{number}");
     let _xvfb = Killed(
         Command::new("Xvfb")
             .args([

@@ -592,25 +592,22 @@ fn a_frozen_transport_plays_nothing_new() {
     let bps = 120.0 / 60.0 / 48_000.0;
     let mut heard = Vec::new();
     let mut beat = 0.0;
-    for _ in 0..20 {
-        rig.feed(4);
-        let clock = Clock::Rolling {
-            start_beat: beat,
-            beats_per_sample: bps,
-        };
-        play(&mut rig, clock, 512, &live, &mut heard);
-        beat += 512.0 * bps;
-    }
+    // `blocks` blocks of 512 samples from `*beat`, moving on by `advance` samples each.
+    let blocks = |rig: &mut Rig, beat: &mut f64, heard: &mut Vec<Heard>, n, advance: f64| {
+        for _ in 0..n {
+            rig.feed(4);
+            let clock = Clock::Rolling {
+                start_beat: *beat,
+                beats_per_sample: bps,
+            };
+            play(rig, clock, 512, &live, heard);
+            *beat += advance * bps;
+        }
+    };
+    blocks(&mut rig, &mut beat, &mut heard, 20, 512.0);
     let before = heard.len();
     // "Playing", but the position never moves: 3000 blocks.
-    for _ in 0..3000 {
-        rig.feed(4);
-        let clock = Clock::Rolling {
-            start_beat: beat,
-            beats_per_sample: bps,
-        };
-        play(&mut rig, clock, 512, &live, &mut heard);
-    }
+    blocks(&mut rig, &mut beat, &mut heard, 3000, 0.0);
     let new_ons = heard[before..]
         .iter()
         .filter(|h| matches!(h.event, MidiEvent::NoteOn { .. }))
@@ -624,15 +621,7 @@ fn a_frozen_transport_plays_nothing_new() {
     assert!(new_ons < 10);
     // Moving on from there continues the music: nothing doubled.
     beat += 512.0 * bps;
-    for _ in 0..40 {
-        rig.feed(4);
-        let clock = Clock::Rolling {
-            start_beat: beat,
-            beats_per_sample: bps,
-        };
-        play(&mut rig, clock, 512, &live, &mut heard);
-        beat += 512.0 * bps;
-    }
+    blocks(&mut rig, &mut beat, &mut heard, 40, 512.0);
     let mut onsets: Vec<(u8, u8, i64)> = heard
         .iter()
         .filter_map(|h| match h.event {

@@ -125,22 +125,47 @@ impl LoopEditor {
             .map(std::path::PathBuf::from)
             .unwrap_or_default();
         let dir = home.join("infini-loop");
-        let path = dir.join(format!("{}-loop.wav", view.label.trim_end_matches(".wav")));
+        // A clip's label comes from a file name or MusicGPT: only its plain characters name
+        // the file, and an earlier save of the same loop is never overwritten.
+        let stem: String = view
+            .label
+            .trim_end_matches(".wav")
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(80)
+            .collect();
+        let path = infinite_jazz_files::unused_path(&dir, &format!("{stem}-loop"), "wav");
         let result = (|| -> Result<(), String> {
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let frames = view
+                .loop_end
+                .min(audio.frames())
+                .saturating_sub(view.loop_start);
+            let channels = audio.channels.len() as u16;
+            infinite_jazz_files::check_wav_size(frames as u64, channels, 32)
+                .map_err(|e| e.to_string())?;
             let spec = hound::WavSpec {
-                channels: audio.channels.len() as u16,
+                channels,
                 sample_rate: audio.sample_rate,
                 bits_per_sample: 32,
                 sample_format: hound::SampleFormat::Float,
             };
-            let mut w = hound::WavWriter::create(&path, spec).map_err(|e| e.to_string())?;
-            for i in view.loop_start..view.loop_end.min(audio.frames()) {
-                for c in &audio.channels {
-                    w.write_sample(c[i]).map_err(|e| e.to_string())?;
+            infinite_jazz_files::write_atomically(&path, |file| {
+                let mut w = hound::WavWriter::new(file, spec).map_err(std::io::Error::other)?;
+                for i in view.loop_start..view.loop_end.min(audio.frames()) {
+                    for c in &audio.channels {
+                        w.write_sample(c[i]).map_err(std::io::Error::other)?;
+                    }
                 }
-            }
-            w.finalize().map_err(|e| e.to_string())
+                w.finalize().map_err(std::io::Error::other)
+            })
+            .map_err(|e| e.to_string())
         })();
         self.message = Some(match result {
             Ok(()) => format!("saved {}", path.display()),

@@ -13,6 +13,7 @@ use infinite_jazz_engine::section::{Instrument, Section};
 use infinite_jazz_engine::sequencer::roll::RollSnapshot;
 use infinite_jazz_engine::take::{write_take, TakeInfo};
 use infinite_jazz_engine::worker::WorkerCommand;
+use infinite_jazz_files::{unused_path, write_bytes_atomically};
 use infinite_jazz_llm::chat::{complete, Prompt};
 use infinite_jazz_llm::config::{config_path, load_user_config, save_user_config};
 use infinite_jazz_llm::http::HttpClient;
@@ -262,14 +263,17 @@ impl JazzEditor {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            let base = folder.join(format!("infinite-jazz-{stamp}"));
+            // Two exports in one second get their own names: nothing is overwritten.
+            let midi_path = unused_path(&folder, &format!("infinite-jazz-{stamp}"), "mid");
+            let base = midi_path.with_extension("");
             let midi = write_smf(&sections, &config).map_err(|e| e.to_string())?;
-            std::fs::write(base.with_extension("mid"), midi).map_err(|e| e.to_string())?;
+            write_bytes_atomically(&midi_path, &midi).map_err(|e| e.to_string())?;
             let mut info = TakeInfo::from_config(&config);
             info.seed = Some(self.params.seed.value().max(0) as u64);
             info.prompt = self.steering().vibe;
             info.model = self.form.model.clone();
-            std::fs::write(base.with_extension("txt"), write_take(&info, &sections))
+            let text = write_take(&info, &sections);
+            write_bytes_atomically(&base.with_extension("txt"), text.as_bytes())
                 .map_err(|e| e.to_string())?;
             Ok(base)
         })();
