@@ -25,6 +25,9 @@ const SOUNDFONT_LOCATIONS: [&str; 6] = [
 /// The SoundFont to use: the one given, else the first standard location that exists.
 pub fn find_soundfont(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
+        if std::fs::symlink_metadata(path).is_err() {
+            return Err(anyhow!("SoundFont {} does not exist", path.display()));
+        }
         open_regular(path).map_err(|e| anyhow!("SoundFont: {e}"))?;
         return Ok(path.to_path_buf());
     }

@@ -22,7 +22,7 @@ pub fn run(args: &Txt2MidiArgs) -> Result<()> {
     let take = read_take(&text, RuntimeConfig::default())
         .with_context(|| format!("reading {}", args.input.display()))?;
     for problem in &take.metadata_problems {
-        eprintln!("warning: {problem}; using the default");
+        eprintln!("warning: {problem}");
     }
     // A few examples and a count: a take can hold thousands of repairs.
     let mut shown = 0;

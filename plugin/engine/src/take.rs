@@ -76,7 +76,9 @@ impl TakeInfo {
                             ));
                         }
                     }
-                    _ => problems.push(format!("tempo {value:?} is not a number")),
+                    _ => problems.push(format!(
+                        "tempo {value:?} is not a number; using the default"
+                    )),
                 },
                 "swing" => match value.parse::<f64>() {
                     Ok(v) if v.is_finite() => {
@@ -88,7 +90,9 @@ impl TakeInfo {
                             ));
                         }
                     }
-                    _ => problems.push(format!("swing {value:?} is not a number")),
+                    _ => problems.push(format!(
+                        "swing {value:?} is not a number; using the default"
+                    )),
                 },
                 "bars" => match value.parse::<usize>() {
                     Ok(v) if v >= 1 => {
@@ -100,7 +104,9 @@ impl TakeInfo {
                             ));
                         }
                     }
-                    _ => problems.push(format!("bars {value:?} is not a whole number of bars")),
+                    _ => problems.push(format!(
+                        "bars {value:?} is not a whole number of bars; using the default"
+                    )),
                 },
                 _ => {}
             }
