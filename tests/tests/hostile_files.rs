@@ -273,3 +273,43 @@ fn damaged_headers_nonsense_numbers_and_closed_pipes_are_clear() {
         "{err}"
     );
 }
+
+/// `render --out x.wav` streams the audio to disk: its memory does not grow with the take. A
+/// minute at 96 kHz would take 49 MB as floats in memory; the whole process stays far below.
+#[test]
+fn a_wav_render_streams_to_disk() {
+    let dir = scratch_dir("hostile_render_memory");
+    let python = std::env::var("INFINITE_JAZZ_PYTHON").unwrap_or_else(|_| "python3".into());
+    let binary = binary("infinite-jazz-standalone", "infinite-jazz");
+    let out = Command::new(python)
+        .current_dir(&dir)
+        .arg("-c")
+        .arg(
+            "import resource, subprocess, sys\n\
+             r = subprocess.run(sys.argv[1:])\n\
+             print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+        )
+        .arg(&binary)
+        .args([
+            "render",
+            "--bars",
+            "16",
+            "--tempo",
+            "60",
+            "--sample-rate",
+            "96000",
+        ])
+        .args(["--out", "long.wav"])
+        .output()
+        .expect("python runs the render");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<u64> = report
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    assert_eq!(fields.first(), Some(&0), "render failed: {report}");
+    let max_rss_kib = fields.get(1).copied().unwrap_or(u64::MAX);
+    assert!(max_rss_kib < 35 * 1024, "peak memory {max_rss_kib} KiB");
+    let bytes = std::fs::metadata(dir.join("long.wav")).expect("wav").len();
+    assert_eq!(bytes, 44 + 64 * 96_000 * 4, "a minute of 16-bit stereo");
+}
