@@ -206,3 +206,88 @@ impl LlmArgs {
         Ok(Some(s))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use infinite_jazz_engine::composer::harmony::Form;
+    use infinite_jazz_engine::worker::SectionRequest;
+    use infinite_jazz_llm::source::model_source;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        generation: GenerationArgs,
+        #[command(flatten)]
+        llm: LlmArgs,
+    }
+
+    /// `play` and `render` build their source from these flags; the plugin and its editor from
+    /// the user's config, the project's steering and the Form/Key parameters. The same
+    /// settings give the same prompt, the chosen form's changes included.
+    #[test]
+    fn every_way_of_starting_a_model_asks_the_same_thing() {
+        let config_home =
+            std::env::temp_dir().join(format!("ij-one-source-{}", std::process::id()));
+        std::env::set_var("XDG_CONFIG_HOME", &config_home);
+        let cli = Cli::parse_from([
+            "test",
+            "--form",
+            "blues",
+            "--key",
+            "F",
+            "--seed",
+            "5",
+            "--llm-backend",
+            "openai",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--prompt",
+            "late night",
+        ]);
+        let config = cli.generation.config().expect("config");
+        let composer = cli.generation.composer_settings().expect("composer");
+        let llm = cli
+            .llm
+            .settings(composer.seed)
+            .expect("llm")
+            .expect("a model");
+        let from_flags = model_source(llm, &composer)
+            .expect("source")
+            .expect("a model");
+
+        let user = infinite_jazz_llm::UserConfig {
+            backend: Some(infinite_jazz_llm::Backend::OpenAi),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            model: Some("m".into()),
+            ..Default::default()
+        };
+        let mut llm = user.settings();
+        let steering = infinite_jazz::link::Steering {
+            vibe: "late night".into(),
+            ..Default::default()
+        };
+        steering.apply_to(&mut llm);
+        let plugin_composer = ComposerSettings {
+            seed: 5,
+            form: Some(Form::Blues),
+            key: Some(5),
+            progression: None,
+        };
+        let from_plugin = model_source(llm, &plugin_composer)
+            .expect("source")
+            .expect("a model");
+
+        let request = SectionRequest {
+            config: &config,
+            recent: &[],
+        };
+        let (a, b) = (from_flags.prompt(&request), from_plugin.prompt(&request));
+        assert_eq!(a, b);
+        assert!(a.user.contains("F7"), "the blues in F: {}", a.user);
+        assert!(a.user.contains("late night"));
+    }
+}

@@ -12,6 +12,7 @@ use infinite_jazz_engine::take::{truncate_bars, write_take, TakeInfo};
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{SectionRequest, SectionSource, SourceError};
 use infinite_jazz_files::{check_outputs, check_wav_size, write_bytes_atomically};
+use infinite_jazz_llm::source::model_source;
 use infinite_jazz_llm::ModelSource;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -164,15 +165,11 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs_f64(deadline_secs.min(1e7));
     let mut composer = BuiltinComposer::new(&settings);
     let mut model = match &llm {
-        Some(s) => {
-            let mut source = ModelSource::new(s.clone())?;
+        Some(s) => model_source(s.clone(), &settings)?.map(|mut source| {
             source.set_deadline(Some(deadline));
             eprintln!("asking {} for each section", source.name());
-            Some(match &settings.progression {
-                Some(p) => source.with_progression(p.clone()),
-                None => source,
-            })
-        }
+            source
+        }),
         None => None,
     };
     let mut sections: Vec<Section> = Vec::new();

@@ -2,7 +2,7 @@
 //! megabyte of stderr, a helper process that keeps stderr open and outlives it, and a hang
 //! with such a helper. Each run ends when it should, with the whole process group gone.
 
-use infini_loop_engine::source::{run_musicgpt, MusicGptRequest, SourceError};
+use infini_loop_engine::source::{run_musicgpt, MusicGptError, MusicGptRequest};
 use integration_tests::{binary, scratch_dir};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -76,7 +76,7 @@ fn musicgpt_runs_end_on_time_and_take_their_helpers_with_them() {
     let _ = std::fs::remove_file(&pid_file);
     let started = Instant::now();
     let err = run_musicgpt(&request("hang", 2), &dir, &cancel, |_| {}).expect_err("times out");
-    assert!(matches!(err, SourceError::TimedOut(2)), "{err}");
+    assert!(matches!(err, MusicGptError::TimedOut(2)), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the timeout did not hold"

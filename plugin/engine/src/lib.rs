@@ -2,6 +2,8 @@
 //! the section worker, which a host or a command line starts.
 //! Every module can be used, tested and benchmarked alone.
 
+#![forbid(unsafe_code)]
+
 pub mod composer;
 pub mod midi_file;
 pub mod pitch;

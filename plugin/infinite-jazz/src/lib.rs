@@ -53,37 +53,22 @@ impl InfiniteJazz {
         settings: &infinite_jazz_engine::worker::WorkerSettings,
     ) -> Option<Box<dyn infinite_jazz_engine::worker::SectionSource>> {
         use infinite_jazz_llm::config::{config_path, load_user_config};
-        let path = config_path()?;
-        let user = match load_user_config(&path) {
-            Ok(user) => user,
-            Err(e) => {
+        let user = match config_path().map(|p| load_user_config(&p)) {
+            Some(Ok(user)) => user,
+            Some(Err(e)) => {
                 nice_error!("{e}; the built-in composer plays");
                 return None;
             }
+            None => return None,
         };
         let mut llm = user.settings();
-        if llm.backend == infinite_jazz_llm::Backend::Builtin {
-            return None;
-        }
-        let steering = self.params.steering();
-        if !steering.vibe.is_empty() {
-            llm.vibe = steering.vibe;
-        }
-        llm.style = steering.style;
-        llm.temperature = steering.temperature;
-        llm.top_p = steering.top_p;
-        llm.context_steps = steering.context_steps;
-        llm.seed = Some(settings.composer.seed);
-        match infinite_jazz_llm::ModelSource::new(llm) {
-            Ok(source) => {
+        self.params.steering().apply_to(&mut llm);
+        match infinite_jazz_llm::source::model_source(llm, &settings.composer) {
+            Ok(Some(source)) => {
                 self.llm_stats = Some(source.stats());
-                let source = match settings.composer.form {
-                    Some(form) => source
-                        .with_progression(form.progression(settings.composer.key.unwrap_or(0))),
-                    None => source,
-                };
                 Some(Box::new(source))
             }
+            Ok(None) => None,
             Err(e) => {
                 nice_error!("{e}; the built-in composer plays");
                 None

@@ -53,6 +53,18 @@ impl Steering {
         infinite_jazz_engine::composer::harmony::Progression::parse(text).ok()
     }
 
+    /// Steers the model settings from the user's config: the project's vibe (when it has
+    /// one), style, sampling and context. The plugin and its editor both build sources this way.
+    pub fn apply_to(&self, llm: &mut infinite_jazz_llm::LlmSettings) {
+        if !self.vibe.trim().is_empty() {
+            llm.vibe.clone_from(&self.vibe);
+        }
+        llm.style.clone_from(&self.style);
+        llm.temperature = self.temperature;
+        llm.top_p = self.top_p;
+        llm.context_steps = self.context_steps;
+    }
+
     /// Keeps hostile saved values inside what the controls allow.
     pub fn sanitized(mut self) -> Self {
         const MAX_TEXT: usize = 2000;

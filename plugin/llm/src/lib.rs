@@ -2,6 +2,8 @@
 //! server (Groq by default) or Ollama. Everything here runs on the section worker thread or a
 //! command line, never on the audio thread.
 
+#![forbid(unsafe_code)]
+
 pub mod chat;
 pub mod config;
 pub mod error;

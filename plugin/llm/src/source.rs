@@ -2,12 +2,13 @@
 //! forgiving tracker parser; an unusable answer is retried once, then the worker's fallback
 //! plays.
 
-use crate::chat::{complete, Completion};
+use crate::chat::{complete, Completion, Prompt};
 use crate::config::LlmSettings;
 use crate::error::LlmError;
 use crate::http::HttpClient;
 use crate::prompt::{build_prompt, style_text, PromptInputs};
 use infinite_jazz_engine::composer::harmony::Progression;
+use infinite_jazz_engine::composer::ComposerSettings;
 use infinite_jazz_engine::section::Section;
 use infinite_jazz_engine::tracker::parse_section;
 use infinite_jazz_engine::worker::{SectionRequest, SectionSource, SourceError};
@@ -34,6 +35,35 @@ pub struct LlmStats {
 }
 
 pub type SharedStats = Arc<Mutex<LlmStats>>;
+
+/// The harmony a model is asked to follow: the user's own changes, else the chosen form in the
+/// chosen key (C when no key is chosen); none when the form is left to chance (the model then
+/// chooses its own, as the built-in composer does).
+pub fn progression_for(composer: &ComposerSettings) -> Option<Progression> {
+    composer.progression.clone().or_else(|| {
+        composer
+            .form
+            .map(|form| form.progression(composer.key.unwrap_or(0)))
+    })
+}
+
+/// The one way a model source is built, whoever asks (the plugin when the host starts it, its
+/// editor's "Apply to the model", `play` and `render`): the model settings, seeded with the
+/// composer's seed, following [`progression_for`]. `None` for the built-in composer.
+pub fn model_source(
+    mut llm: LlmSettings,
+    composer: &ComposerSettings,
+) -> Result<Option<ModelSource>, LlmError> {
+    if llm.backend == crate::config::Backend::Builtin {
+        return Ok(None);
+    }
+    llm.seed = Some(composer.seed);
+    let source = ModelSource::new(llm)?;
+    Ok(Some(match progression_for(composer) {
+        Some(progression) => source.with_progression(progression),
+        None => source,
+    }))
+}
 
 pub struct ModelSource {
     settings: LlmSettings,
@@ -81,18 +111,23 @@ impl ModelSource {
         }
     }
 
-    fn call(&mut self, request: &SectionRequest) -> Result<Completion, LlmError> {
+    /// The prompt the next call would send for `request`.
+    pub fn prompt(&self, request: &SectionRequest) -> Prompt {
         let changes = self
             .progression
             .as_ref()
             .map(|p| p.describe(self.next_bar, request.config.bars_per_section()));
-        let prompt = build_prompt(&PromptInputs {
+        build_prompt(&PromptInputs {
             config: request.config,
             settings: &self.settings,
             recent: request.recent,
             changes: changes.as_deref(),
             style_text: &self.style,
-        });
+        })
+    }
+
+    fn call(&mut self, request: &SectionRequest) -> Result<Completion, LlmError> {
+        let prompt = self.prompt(request);
         let max_tokens = self.settings.max_tokens_for(request.config.total_steps());
         complete(&self.http, &self.settings, &prompt, max_tokens)
     }
@@ -170,5 +205,34 @@ impl SectionSource for ModelSource {
             s.last_error = Some(message.clone());
         });
         Err(SourceError::Unusable(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infinite_jazz_engine::composer::harmony::Form;
+
+    #[test]
+    fn own_changes_win_then_the_form_in_its_key_then_nothing() {
+        let mut composer = ComposerSettings {
+            seed: 1,
+            form: Some(Form::Blues),
+            key: Some(7),
+            progression: None,
+        };
+        assert_eq!(progression_for(&composer), Some(Form::Blues.progression(7)));
+        composer.key = None;
+        assert_eq!(progression_for(&composer), Some(Form::Blues.progression(0)));
+        let own = Progression::parse("Dm7 G7 | Cmaj7 |").expect("changes");
+        composer.progression = Some(own.clone());
+        assert_eq!(progression_for(&composer), Some(own));
+        composer.progression = None;
+        composer.form = None;
+        assert_eq!(progression_for(&composer), None);
+        let builtin = LlmSettings::new(crate::Backend::Builtin);
+        assert!(model_source(builtin, &composer)
+            .expect("no error")
+            .is_none());
     }
 }

@@ -7,6 +7,8 @@
 //!
 //! Nothing here knows about plugins or hosts.
 
+#![forbid(unsafe_code)]
+
 pub mod analysis;
 pub mod clip;
 pub mod decode;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum SourceError {
+pub enum MusicGptError {
     #[error("MusicGPT was not found ({0}). Install it with `cargo install musicgpt`, `brew install gabotechs/taps/musicgpt`, or a release binary, or set its path")]
     NotFound(String),
     #[error("cannot start MusicGPT: {0}")]
@@ -41,19 +41,19 @@ pub struct MusicGptRequest {
 }
 
 impl MusicGptRequest {
-    pub fn validate(&self) -> Result<(), SourceError> {
+    pub fn validate(&self) -> Result<(), MusicGptError> {
         if !(5..=30).contains(&self.seconds) {
-            return Err(SourceError::Invalid(
+            return Err(MusicGptError::Invalid(
                 "seconds must be between 5 and 30".into(),
             ));
         }
         if !["small", "medium", "large"].contains(&self.model.as_str()) {
-            return Err(SourceError::Invalid(
+            return Err(MusicGptError::Invalid(
                 "the model must be small, medium or large".into(),
             ));
         }
         if self.prompt.trim().is_empty() {
-            return Err(SourceError::Invalid("enter a prompt".into()));
+            return Err(MusicGptError::Invalid("enter a prompt".into()));
         }
         Ok(())
     }
@@ -93,7 +93,7 @@ struct RunningGroup {
 }
 
 impl RunningGroup {
-    fn spawn(request: &MusicGptRequest, out: &Path) -> Result<Self, SourceError> {
+    fn spawn(request: &MusicGptRequest, out: &Path) -> Result<Self, MusicGptError> {
         let mut command = Command::new(&request.executable);
         command
             .args(musicgpt_args(request, out))
@@ -107,9 +107,9 @@ impl RunningGroup {
         }
         let mut child = command.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                SourceError::NotFound(request.executable.display().to_string())
+                MusicGptError::NotFound(request.executable.display().to_string())
             } else {
-                SourceError::Start(e.to_string())
+                MusicGptError::Start(e.to_string())
             }
         })?;
         let stderr = child.stderr.take();
@@ -195,9 +195,9 @@ pub fn run_musicgpt(
     dir: &Path,
     cancel: &AtomicBool,
     mut progress: impl FnMut(Duration),
-) -> Result<PathBuf, SourceError> {
+) -> Result<PathBuf, MusicGptError> {
     request.validate()?;
-    std::fs::create_dir_all(dir).map_err(|e| SourceError::Start(e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| MusicGptError::Start(e.to_string()))?;
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let out = dir.join(format!("musicgpt-{}-{n}.wav", std::process::id()));
@@ -211,13 +211,13 @@ pub fn run_musicgpt(
             Ok(None) => {}
             Err(e) => {
                 run.kill();
-                return Err(SourceError::Start(e.to_string()));
+                return Err(MusicGptError::Start(e.to_string()));
             }
         }
         let stop = if cancel.load(Ordering::Relaxed) {
-            Some(SourceError::Cancelled)
+            Some(MusicGptError::Cancelled)
         } else if started.elapsed() > request.timeout {
-            Some(SourceError::TimedOut(request.timeout.as_secs()))
+            Some(MusicGptError::TimedOut(request.timeout.as_secs()))
         } else {
             None
         };
@@ -234,14 +234,14 @@ pub fn run_musicgpt(
     run.signal_group();
     if !status.success() {
         let _ = std::fs::remove_file(&out);
-        return Err(SourceError::Failed {
+        return Err(MusicGptError::Failed {
             status: status.to_string(),
             detail: run.tail_lines(),
         });
     }
     if let Err(e) = decode_file(&out) {
         let _ = std::fs::remove_file(&out);
-        return Err(SourceError::BadOutput(e.to_string()));
+        return Err(MusicGptError::BadOutput(e.to_string()));
     }
     Ok(out)
 }
@@ -284,12 +284,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ij-musicgpt-{}", std::process::id()));
         let cancel = AtomicBool::new(false);
         let err = run_musicgpt(&r, &dir, &cancel, |_| {}).expect_err("not found");
-        assert!(matches!(err, SourceError::NotFound(_)));
+        assert!(matches!(err, MusicGptError::NotFound(_)));
         assert!(err.to_string().contains("cargo install musicgpt"));
         r.seconds = 40;
         assert!(matches!(
             run_musicgpt(&r, &dir, &cancel, |_| {}),
-            Err(SourceError::Invalid(_))
+            Err(MusicGptError::Invalid(_))
         ));
     }
 

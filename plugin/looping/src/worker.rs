@@ -6,7 +6,7 @@ use crate::analysis::{analyze_cancellable, AnalysisOptions, LoopCandidate, MAX_A
 use crate::decode::decode_file_cancellable;
 use crate::looper::PreparedLoop;
 use crate::prepare::{match_loudness, resample};
-use crate::source::{audio_files, run_musicgpt, MusicGptRequest, SourceError};
+use crate::source::{audio_files, run_musicgpt, MusicGptError, MusicGptRequest};
 use crossbeam_channel::{Receiver, Sender};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -275,14 +275,14 @@ fn run(
                 set(&|s| s.busy = None);
                 match result {
                     Ok(p) => Ok((p, true)),
-                    Err(SourceError::Cancelled) => continue,
+                    Err(MusicGptError::Cancelled) => continue,
                     Err(e) => Err(e.to_string()),
                 }
             }
             ClipSource::Folder(folder) => {
                 let files = audio_files(folder);
                 if files.is_empty() {
-                    Err(SourceError::EmptyFolder(folder.display().to_string()).to_string())
+                    Err(MusicGptError::EmptyFolder(folder.display().to_string()).to_string())
                 } else {
                     let p = files[next_file % files.len()].clone();
                     next_file += 1;

@@ -23,8 +23,7 @@ use infinite_jazz_engine::worker::{
     WorkerSettings, MAX_DEPTH,
 };
 use infinite_jazz_files::write_bytes_atomically;
-use infinite_jazz_llm::source::SharedStats;
-use infinite_jazz_llm::ModelSource;
+use infinite_jazz_llm::source::{model_source, SharedStats};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,12 +134,10 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
     let source: Option<Box<dyn SectionSource>> = match llm {
         Some(s) => {
             model_name = s.model.clone();
-            let source = ModelSource::new(s)?;
-            llm_stats = Some(source.stats());
-            Some(Box::new(match &composer.progression {
-                Some(p) => source.with_progression(p.clone()),
-                None => source,
-            }))
+            model_source(s, &composer)?.map(|source| {
+                llm_stats = Some(source.stats());
+                Box::new(source) as Box<dyn SectionSource>
+            })
         }
         None => None,
     };

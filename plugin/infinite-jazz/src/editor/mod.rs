@@ -17,7 +17,7 @@ use infinite_jazz_files::{unused_path, write_bytes_atomically};
 use infinite_jazz_llm::chat::{complete, Prompt};
 use infinite_jazz_llm::config::{config_path, load_user_config, save_user_config};
 use infinite_jazz_llm::http::HttpClient;
-use infinite_jazz_llm::{Backend, LlmSettings, ModelSource, UserConfig};
+use infinite_jazz_llm::{Backend, UserConfig};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
 use nice_plug_egui::widgets::ParamSlider;
@@ -151,20 +151,9 @@ impl JazzEditor {
             .unwrap_or_default()
     }
 
-    /// Model settings from the saved config, steered by this project.
-    fn llm_settings(&self, user: &UserConfig) -> LlmSettings {
-        let steering = self.steering();
-        let mut s = user.settings();
-        s.vibe = steering.vibe;
-        s.style = steering.style;
-        s.temperature = steering.temperature;
-        s.top_p = steering.top_p;
-        s.context_steps = steering.context_steps;
-        s.seed = Some(self.params.seed.value().max(0) as u64);
-        s
-    }
-
-    /// Sends the worker a source built from the current settings.
+    /// Sends the worker a source built from the current settings, the same way the plugin
+    /// builds one when the host starts it (form, key or own changes included), and points the
+    /// status display at the new source's statistics.
     fn apply_source(&mut self) {
         let user = match config_path().map(|p| load_user_config(&p)) {
             Some(Ok(u)) => u,
@@ -174,24 +163,32 @@ impl JazzEditor {
             }
             None => UserConfig::default(),
         };
-        let settings = self.llm_settings(&user);
-        if settings.backend == Backend::Builtin {
-            self.link.send(WorkerCommand::UseBuiltin);
-            self.backend_message = Some("using the built-in composer".into());
-            return;
-        }
-        match ModelSource::new(settings) {
-            Ok(source) => {
-                let name = self.form.model.clone();
-                if self.link.send(WorkerCommand::SetSource(Box::new(source))) {
-                    self.backend_message = Some(format!("asking {name} from the next section on"));
-                } else {
-                    self.backend_message =
-                        Some("saved; it applies when the host starts the plugin".into());
-                }
+        let mut llm = user.settings();
+        self.steering().apply_to(&mut llm);
+        let composer = self.params.worker_settings().composer;
+        let (command, stats) = match infinite_jazz_llm::source::model_source(llm, &composer) {
+            Ok(Some(source)) => {
+                let stats = source.stats();
+                (WorkerCommand::SetSource(Box::new(source)), Some(stats))
             }
-            Err(e) => self.backend_message = Some(e.to_string()),
+            Ok(None) => (WorkerCommand::UseBuiltin, None),
+            Err(e) => {
+                self.backend_message = Some(e.to_string());
+                return;
+            }
+        };
+        let builtin = stats.is_none();
+        if let Ok(mut worker) = self.link.worker.lock() {
+            if let Some(worker) = worker.as_mut() {
+                worker.llm_stats = stats;
+            }
         }
+        let sent = self.link.send(command);
+        self.backend_message = Some(match (sent, builtin) {
+            (false, _) => "saved; it applies when the host starts the plugin".into(),
+            (true, true) => "using the built-in composer".into(),
+            (true, false) => format!("asking {} from the next section on", self.form.model),
+        });
     }
 
     fn save_backend(&mut self) {
