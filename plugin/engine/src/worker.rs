@@ -9,7 +9,7 @@
 use crate::composer::{BuiltinComposer, ComposerSettings};
 use crate::section::Section;
 use crate::sequencer::prepared::{PreparedSection, SectionOrigin, RESERVE_SERIAL};
-use crate::sequencer::{SequencerQueues, SequencerStats};
+use crate::sequencer::{Sequencer, SequencerQueues, SequencerStats};
 use crate::timing::RuntimeConfig;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::VecDeque;
@@ -253,14 +253,36 @@ impl Drop for SectionWorker {
     }
 }
 
-/// Makes a section the sequencer can hold in reserve (built on the calling thread).
-pub fn reserve_section(settings: &WorkerSettings) -> Box<PreparedSection> {
+/// The music of the sequencer's reserve section for these settings.
+pub fn reserve_music(settings: &WorkerSettings) -> Section {
     let mut composer = BuiltinComposer::new(&ComposerSettings {
         seed: settings.composer.seed ^ 0x005E_ED0F_F00D,
         ..settings.composer.clone()
     });
-    let section = composer.compose_next(&settings.config).section;
-    Box::new(PreparedSection::new(section, SectionOrigin::Reserve, 0))
+    composer.compose_next(&settings.config).section
+}
+
+/// Makes a section the sequencer can hold in reserve (built on the calling thread).
+pub fn reserve_section(settings: &WorkerSettings) -> Box<PreparedSection> {
+    Box::new(PreparedSection::new(
+        &reserve_music(settings),
+        SectionOrigin::Reserve,
+        0,
+    ))
+}
+
+/// The band's two halves, wired together: the sequencer for the audio thread and the worker
+/// that keeps it fed from `source` (the built-in composer when `None`), reading its settings
+/// through `settings`. The plugin, the standalone and the benchmark start the band this way.
+pub fn start_band(
+    stats: Arc<SequencerStats>,
+    settings: SettingsReader,
+    source: Option<Box<dyn SectionSource>>,
+) -> std::io::Result<(Sequencer, SectionWorker)> {
+    let (worker_queues, queues) = section_queues();
+    let sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings()));
+    let worker = SectionWorker::spawn_with_source(worker_queues, stats, settings, source)?;
+    Ok((sequencer, worker))
 }
 
 /// The primary source on a thread of its own: a model call may take seconds, and the worker
@@ -517,12 +539,12 @@ impl WorkerLoop {
     ) -> Box<PreparedSection> {
         let serial = self.next_serial;
         self.next_serial += 1;
-        self.handed.push_back((serial, section.clone(), origin));
+        let mut prepared = Box::new(PreparedSection::new(&section, origin, generation));
+        prepared.serial = serial;
+        self.handed.push_back((serial, section, origin));
         while self.handed.len() > HANDED_KEPT {
             self.handed.pop_front();
         }
-        let mut prepared = Box::new(PreparedSection::new(section, origin, generation));
-        prepared.serial = serial;
         prepared
     }
 
@@ -541,7 +563,7 @@ impl WorkerLoop {
     fn note_placed(&mut self, settings: &WorkerSettings) {
         while let Ok(serial) = self.queues.placed.pop() {
             if serial == RESERVE_SERIAL {
-                let reserve = reserve_section(settings).section.clone();
+                let reserve = reserve_music(settings);
                 self.archive(&reserve, SectionOrigin::Reserve);
                 continue;
             }

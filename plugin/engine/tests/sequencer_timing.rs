@@ -58,7 +58,7 @@ impl Rig {
             ..Default::default()
         });
         let reserve = Box::new(PreparedSection::new(
-            composer.compose_next(&config).section,
+            &composer.compose_next(&config).section,
             SectionOrigin::Reserve,
             0,
         ));
@@ -82,7 +82,7 @@ impl Rig {
         while self.worker.ready.slots() > 0 && (32 - self.worker.ready.slots()) < n {
             let section = self.composer.compose_next(&self.config).section;
             self.sections.push(section.clone());
-            let prepared = Box::new(PreparedSection::new(section, SectionOrigin::Primary, 0));
+            let prepared = Box::new(PreparedSection::new(&section, SectionOrigin::Primary, 0));
             if self.worker.ready.push(prepared).is_err() {
                 break;
             }

@@ -4,8 +4,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use infinite_jazz::{HostTime, InfiniteJazzParams, ProcessCore};
-use infinite_jazz_engine::sequencer::{Sequencer, SequencerStats};
-use infinite_jazz_engine::worker::{reserve_section, section_queues, SectionWorker};
+use infinite_jazz_engine::sequencer::SequencerStats;
+use infinite_jazz_engine::worker::start_band;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -14,14 +14,11 @@ const SAMPLE_RATE: f64 = 48_000.0;
 fn bench_process(c: &mut Criterion) {
     let params = Arc::new(InfiniteJazzParams::default());
     let stats = Arc::new(SequencerStats::default());
-    let (worker_queues, queues) = section_queues();
-    let settings = params.worker_settings();
-    let sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
     let reader = params.clone();
-    let _worker = SectionWorker::spawn(
-        worker_queues,
+    let (sequencer, _worker) = start_band(
         stats.clone(),
         Box::new(move || reader.worker_settings()),
+        None,
     )
     .expect("worker starts");
     let mut core = ProcessCore::new(sequencer);

@@ -10,7 +10,9 @@ pub use clock::{HostTime, ProcessCore, TransportClock};
 pub use params::{FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice};
 
 use infinite_jazz_engine::sequencer::{MidiEvent, Sequencer, SequencerStats};
-use infinite_jazz_engine::worker::{reserve_section, section_queues, SectionWorker, WorkerCommand};
+use infinite_jazz_engine::worker::{
+    reserve_section, section_queues, start_band, SectionWorker, WorkerCommand,
+};
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use std::sync::Arc;
@@ -158,38 +160,33 @@ impl Plugin for InfiniteJazz {
             return true;
         }
         let settings = self.params.worker_settings();
-        let (worker_queues, sequencer_queues) = section_queues();
-        let reserve = reserve_section(&settings);
         let (roll_in, roll_out) = triple_buffer::triple_buffer(&Default::default());
         if let Ok(mut roll) = self.link.roll.lock() {
             *roll = Some(roll_out);
         }
-        self.core = Some(ProcessCore::new(
-            Sequencer::new(sequencer_queues, self.stats.clone(), reserve).with_roll(roll_in),
-        ));
         let source = self.model_source(&settings);
         let params = self.params.clone();
-        match SectionWorker::spawn_with_source(
-            worker_queues,
-            self.stats.clone(),
-            Box::new(move || params.worker_settings()),
-            source,
-        ) {
-            Ok(worker) => {
+        let reader = Box::new(move || params.worker_settings());
+        let sequencer = match start_band(self.stats.clone(), reader, source) {
+            Ok((sequencer, worker)) => {
                 if let Ok(mut link) = self.link.worker.lock() {
-                    let (_archive_tx, archive) = crossbeam_channel::bounded(1);
                     *link = Some(link::WorkerLink {
                         commands: worker.commands(),
                         status: worker.status().clone(),
                         llm_stats: self.llm_stats.clone(),
-                        archive,
                     });
                 }
                 self.worker = Some(worker);
+                sequencer
             }
             // Without a worker the sequencer plays its reserve section: never silence.
-            Err(e) => nice_error!("could not start the section worker: {e}"),
-        }
+            Err(e) => {
+                nice_error!("could not start the section worker: {e}");
+                let (_, queues) = section_queues();
+                Sequencer::new(queues, self.stats.clone(), reserve_section(&settings))
+            }
+        };
+        self.core = Some(ProcessCore::new(sequencer.with_roll(roll_in)));
         true
     }
 

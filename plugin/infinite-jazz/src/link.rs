@@ -3,10 +3,10 @@
 //! audio thread never touches anything here except through atomics and the piano-roll triple
 //! buffer.
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use infinite_jazz_engine::sequencer::roll::RollSnapshot;
 use infinite_jazz_engine::sequencer::SequencerStats;
-use infinite_jazz_engine::worker::{ArchivedSection, WorkerCommand, WorkerStatus};
+use infinite_jazz_engine::worker::{WorkerCommand, WorkerStatus};
 use infinite_jazz_llm::source::SharedStats;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicU64;
@@ -91,7 +91,6 @@ pub struct WorkerLink {
     pub commands: Sender<WorkerCommand>,
     pub status: Arc<WorkerStatus>,
     pub llm_stats: Option<SharedStats>,
-    pub archive: Receiver<ArchivedSection>,
 }
 
 pub struct EditorLink {

@@ -266,11 +266,9 @@ fn run(
                 continue;
             }
             ClipSource::MusicGpt(request) => {
-                let started = Instant::now();
+                // Commands that arrive meanwhile are kept for the next turn.
                 let result = run_musicgpt(request, &temp, cancel, |elapsed| {
                     set(&|s| s.busy = Some(format!("MusicGPT: {:.1} s", elapsed.as_secs_f64())));
-                    // Commands that arrive meanwhile are kept for the next turn.
-                    let _ = started;
                 });
                 set(&|s| s.busy = None);
                 match result {

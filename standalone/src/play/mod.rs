@@ -19,8 +19,7 @@ use infinite_jazz_engine::take::{write_take, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{
-    reserve_section, section_queues, ArchivedSection, SectionSource, SectionWorker, WorkerCommand,
-    WorkerSettings, MAX_DEPTH,
+    ArchivedSection, SectionSource, SectionWorker, WorkerCommand, WorkerSettings, MAX_DEPTH,
 };
 use infinite_jazz_files::write_bytes_atomically;
 use infinite_jazz_llm::source::{model_source, SharedStats};
@@ -141,12 +140,9 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
         }
         None => None,
     };
-    let (worker_queues, queues) = section_queues();
     let stats = Arc::new(SequencerStats::default());
-    let sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
     let reader = settings.clone();
-    let worker = SectionWorker::spawn_with_source(
-        worker_queues,
+    let (sequencer, worker) = infinite_jazz_engine::worker::start_band(
         stats.clone(),
         Box::new(move || reader.clone()),
         source,

@@ -55,8 +55,6 @@ pub struct PreparedSection {
     pub origin: SectionOrigin,
     /// Sections of an older generation were asked for before a "regenerate" and are skipped.
     pub generation: u32,
-    /// The music as text-form data, for displays and exports (never read by the audio thread).
-    pub section: Section,
     /// The worker's number for this section, reported back when the sequencer places it (so
     /// what is archived is what was heard, in the order it was heard).
     pub serial: u64,
@@ -69,7 +67,7 @@ pub const RESERVE_SERIAL: u64 = u64::MAX;
 pub const MAX_PREPARED_STEPS: usize = 4096;
 
 impl PreparedSection {
-    pub fn new(section: Section, origin: SectionOrigin, generation: u32) -> Self {
+    pub fn new(section: &Section, origin: SectionOrigin, generation: u32) -> Self {
         let total_steps = section.total_steps.min(MAX_PREPARED_STEPS);
         let mut notes = Vec::new();
         for instrument in Instrument::ALL {
@@ -109,7 +107,6 @@ impl PreparedSection {
             total_steps: total_steps as u16,
             origin,
             generation,
-            section,
             serial: 0,
         }
     }
@@ -130,7 +127,7 @@ mod tests {
         let config = RuntimeConfig::default();
         let mut composer = crate::composer::BuiltinComposer::new(&Default::default());
         let section = composer.compose_next(&config).section;
-        let prepared = PreparedSection::new(section.clone(), SectionOrigin::Primary, 0);
+        let prepared = PreparedSection::new(&section, SectionOrigin::Primary, 0);
         let spans = section_note_spans(&section, &config);
         assert_eq!(prepared.notes.len(), spans.len());
         for swing in [0.5, 0.62, 0.75] {
@@ -181,7 +178,7 @@ mod tests {
             }],
         );
         bass.steps[15] = Step::Tie;
-        let p = PreparedSection::new(section, SectionOrigin::Primary, 0);
+        let p = PreparedSection::new(&section, SectionOrigin::Primary, 0);
         assert_eq!(p.notes[0].end_beats(0.62), 4.0);
     }
 }

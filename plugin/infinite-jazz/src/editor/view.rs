@@ -272,7 +272,7 @@ mod tests {
             .collect();
         let mut snapshot = RollSnapshot::default();
         snapshot.fill(
-            &PreparedSection::new(playing.clone(), SectionOrigin::Primary, 0),
+            &PreparedSection::new(&playing, SectionOrigin::Primary, 0),
             16.0,
             config.swing(),
             0,
