@@ -199,6 +199,22 @@ pub struct NoteSpan {
     pub end_beats: f64,
 }
 
+/// Where a note that starts on `step` of `steps` ends: a drum hit is `None` (it lasts
+/// [`DRUM_NOTE_BEATS`]); a pitched note ends at the step after its last tied step. The one
+/// statement of the tie rule, for the timing model and the audio thread's compact form alike.
+pub fn tied_end_step(instrument: Instrument, steps: &[Step], step: usize) -> Option<usize> {
+    if instrument.is_percussion() {
+        return None;
+    }
+    let ties = steps
+        .get(step + 1..)
+        .unwrap_or(&[])
+        .iter()
+        .take_while(|s| matches!(s, Step::Tie))
+        .count();
+    Some(step + 1 + ties)
+}
+
 /// Places every note of a section in time.
 ///
 /// A pitched note lasts from its step to the end of its last tied step; a drum hit lasts
@@ -214,14 +230,9 @@ pub fn section_note_spans(section: &Section, config: &RuntimeConfig) -> Vec<Note
                 continue;
             };
             let start_beats = step_to_beats(step, swing);
-            let end_beats = if instrument.is_percussion() {
-                start_beats + DRUM_NOTE_BEATS
-            } else {
-                let ties = steps[step + 1..]
-                    .iter()
-                    .take_while(|s| matches!(s, Step::Tie))
-                    .count();
-                step_to_beats(step + 1 + ties, swing)
+            let end_beats = match tied_end_step(instrument, steps, step) {
+                None => start_beats + DRUM_NOTE_BEATS,
+                Some(end) => step_to_beats(end, swing),
             };
             for note in notes {
                 spans.push(NoteSpan {

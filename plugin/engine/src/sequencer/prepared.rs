@@ -2,7 +2,7 @@
 //! end), built on the worker thread so the audio thread only searches and reads.
 
 use crate::section::{Instrument, Section, Step};
-use crate::timing::{step_to_beats, DRUM_NOTE_BEATS};
+use crate::timing::{step_to_beats, tied_end_step, DRUM_NOTE_BEATS};
 use serde::{Deserialize, Serialize};
 
 /// Where a section came from, for the status display and statistics.
@@ -76,15 +76,12 @@ impl PreparedSection {
                 let Step::Notes(chord) = content else {
                     continue;
                 };
-                let end_key = if instrument.is_percussion() {
-                    2 * step + 1
-                } else {
-                    let ties = steps[step + 1..total_steps.max(step + 1)]
-                        .iter()
-                        .take_while(|s| matches!(s, Step::Tie))
-                        .count();
-                    2 * (step + 1 + ties)
-                };
+                // Odd keys mark drum hits, even ones the step a pitched note ends on.
+                let end_key =
+                    match tied_end_step(instrument, &steps[..total_steps.min(steps.len())], step) {
+                        None => 2 * step + 1,
+                        Some(end) => 2 * end,
+                    };
                 for note in chord {
                     notes.push(PreparedNote {
                         start_step: step as u16,
