@@ -154,22 +154,48 @@ fn peaks(samples: &[f32]) -> Vec<(f32, f32)> {
         .collect()
 }
 
+/// Why a file could not become a playable loop.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareClipError {
+    // The cause is part of the message (not a `source`), so it is said once.
+    #[error("{path}: {problem}")]
+    Decode {
+        path: String,
+        problem: crate::decode::DecodeError,
+    },
+    #[error("{path}: {problem}")]
+    Analysis {
+        path: String,
+        problem: crate::analysis::AnalysisError,
+    },
+    #[error("{0}: no loop found")]
+    NoLoop(String),
+    #[error(transparent)]
+    Resample(#[from] crate::prepare::PrepareError),
+    #[error("stopped")]
+    Stopped,
+}
+
 /// Decodes, analyses, resamples and loudness-matches one file. Each stage ends early, and the
 /// whole returns, soon after `stop` is set: a worker being torn down waits for none of them.
 pub fn prepare_clip(
     path: &Path,
     config: &ClipWorkerConfig,
     stop: &AtomicBool,
-) -> Result<(PreparedLoop, ClipView), String> {
+) -> Result<(PreparedLoop, ClipView), PrepareClipError> {
     let stopped = || {
         if stop.load(Ordering::Relaxed) {
-            Err("stopped".to_string())
+            Err(PrepareClipError::Stopped)
         } else {
             Ok(())
         }
     };
+    let shown = || path.display().to_string();
     let mut clip =
-        decode_file_cancellable(path, stop).map_err(|e| format!("{}: {e}", path.display()))?;
+        decode_file_cancellable(path, stop).map_err(|problem| PrepareClipError::Decode {
+            path: shown(),
+            problem,
+        })?;
     stopped()?;
     // Loops are found in the clip's first minutes only; the rest is never played.
     let keep = (MAX_ANALYSED_SECONDS * f64::from(clip.sample_rate)) as usize;
@@ -180,12 +206,18 @@ pub fn prepare_clip(
         bpm: config.bpm,
         ..Default::default()
     };
-    let report = analyze_cancellable(&clip, &options, stop)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let best: &LoopCandidate = report.best().ok_or_else(|| "no loop found".to_string())?;
+    let report = analyze_cancellable(&clip, &options, stop).map_err(|problem| {
+        PrepareClipError::Analysis {
+            path: shown(),
+            problem,
+        }
+    })?;
+    let best: &LoopCandidate = report
+        .best()
+        .ok_or_else(|| PrepareClipError::NoLoop(shown()))?;
     stopped()?;
     let scale = f64::from(config.sample_rate) / f64::from(clip.sample_rate);
-    let mut clip = resample(&clip, config.sample_rate).map_err(|e| e.to_string())?;
+    let mut clip = resample(&clip, config.sample_rate)?;
     stopped()?;
     // A silent clip keeps its level; the analysis already refused fully silent ones.
     let _ = match_loudness(&mut clip, config.loudness_target);
@@ -309,7 +341,7 @@ fn run(
                 let _ = std::fs::remove_file(&p);
             }
             set(&|s| s.busy = None);
-            result
+            result.map_err(|e| e.to_string())
         });
         match prepared {
             Ok((clip, view)) => {

@@ -8,6 +8,7 @@ use infini_loop_engine::clip::Clip;
 use infini_loop_engine::decode::decode_file;
 use infini_loop_engine::looper::{looper, LooperSettings, PreparedLoop};
 use infini_loop_engine::source::{run_musicgpt, MusicGptRequest};
+use infini_loop_engine::worker::{prepare_clip, ClipWorkerConfig};
 use infinite_jazz_files::{check_outputs, check_wav_size, write_atomically};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -344,23 +345,15 @@ fn cmd_generate(prompt: &str, out: &Path, args: &MusicGptArgs, repeats: usize) -
     result
 }
 
+/// A file made ready to play at `rate`, as the plugin's clip worker makes it.
 fn prepared(path: &Path, rate: u32) -> Result<PreparedLoop> {
-    let clip = decode_file(path).with_context(|| format!("decoding {}", path.display()))?;
-    let report = analyze(&clip, &AnalysisOptions::default())?;
-    let best = report
-        .best()
-        .ok_or_else(|| anyhow!("no loop in {}", path.display()))?;
-    let scale = f64::from(rate) / f64::from(clip.sample_rate);
-    let mut clip = infini_loop_engine::prepare::resample(&clip, rate)?;
-    let _ = infini_loop_engine::prepare::match_loudness(&mut clip, -16.0);
-    let start = (best.start as f64 * scale).round() as usize;
-    let end = ((best.end as f64 * scale).round() as usize).min(clip.frames());
-    Ok(PreparedLoop {
-        clip,
-        start,
-        end,
-        label: path.display().to_string(),
-    })
+    let config = ClipWorkerConfig {
+        sample_rate: rate,
+        ..Default::default()
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let (clip, _) = prepare_clip(path, &config, &never)?;
+    Ok(clip)
 }
 
 fn cmd_play(
