@@ -5,7 +5,7 @@
 //! shared project is someone else's data): they live in the user's config folder, beside
 //! Infinite Jazz's `config.json`, and only the user's editor or hand writes them.
 
-use infinite_jazz_files::{config_dir, read_text_bounded, write_bytes_atomically, FileError};
+use infinite_jazz_files::{config_dir, read_text_if_present, write_bytes_atomically, FileError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -54,10 +54,9 @@ pub fn user_config_path() -> Option<PathBuf> {
 
 /// Reads the file; a missing one is the defaults.
 pub fn load(path: &Path) -> Result<LoopUserConfig, UserConfigError> {
-    if std::fs::symlink_metadata(path).is_err() {
+    let Some(text) = read_text_if_present(path, MAX_BYTES)? else {
         return Ok(LoopUserConfig::default());
-    }
-    let text = read_text_bounded(path, MAX_BYTES)?;
+    };
     serde_json::from_str(&text).map_err(|e| UserConfigError::Parse {
         path: path.display().to_string(),
         line: e.line(),
@@ -100,11 +99,16 @@ mod tests {
         };
         save(&path, &config).expect("saves");
         assert_eq!(load(&path).expect("loads"), config);
-        std::fs::write(&path, r#"{"musicgpt": 42, "secret": "do-not-quote-me"}"#).expect("write");
+        // Values that cannot appear in the message's path (which holds the process id).
+        std::fs::write(
+            &path,
+            r#"{"musicgpt": ["wrong-kind-value"], "secret": "do-not-quote-me"}"#,
+        )
+        .expect("write");
         let err = load(&path).expect_err("damaged").to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(
-            !err.contains("do-not-quote-me") && !err.contains("42"),
+            !err.contains("do-not-quote-me") && !err.contains("wrong-kind-value"),
             "{err}"
         );
         assert!(load(Path::new("/dev/zero")).is_err(), "a device is refused");
