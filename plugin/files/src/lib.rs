@@ -73,6 +73,15 @@ fn kind_of(file_type: &std::fs::FileType) -> &'static str {
     }
 }
 
+/// [`read_text_bounded`] for a file that may not be there: `None` when nothing is at `path`
+/// (a settings file the user never wrote), an error for anything there that cannot be read.
+pub fn read_text_if_present(path: &Path, limit: u64) -> Result<Option<String>, FileError> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(None);
+    }
+    read_text_bounded(path, limit).map(Some)
+}
+
 /// Opens a regular file for reading. A FIFO would block the open until a writer comes, so the
 /// file is opened non-blocking and its type checked on the open handle (no race with a swap).
 pub fn open_regular(path: &Path) -> Result<File, FileError> {
@@ -310,6 +319,10 @@ mod tests {
             read_text_bounded(&path, 10),
             Err(FileError::NotText { .. })
         ));
+        assert!(read_text_if_present(&dir.join("absent.json"), 10)
+            .expect("absent is fine")
+            .is_none());
+        assert!(read_text_if_present(Path::new("/dev/zero"), 10).is_err());
     }
 
     #[cfg(unix)]

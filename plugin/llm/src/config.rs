@@ -1,7 +1,7 @@
 //! Backend settings, the user's config file, and where the API key comes from.
 
 use crate::secret::ApiKey;
-use infinite_jazz_files::{read_text_bounded, FileError};
+use infinite_jazz_files::{read_text_if_present, FileError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -186,10 +186,9 @@ fn parse_problem(e: &serde_json::Error) -> &'static str {
 /// Reads the config file; a missing file is an empty config. Only a regular file of at most
 /// 64 KiB is read, and the read itself stops there.
 pub fn load_user_config(path: &Path) -> Result<UserConfig, ConfigError> {
-    if std::fs::symlink_metadata(path).is_err() {
+    let Some(text) = read_text_if_present(path, MAX_CONFIG_BYTES)? else {
         return Ok(UserConfig::default());
-    }
-    let text = read_text_bounded(path, MAX_CONFIG_BYTES)?;
+    };
     let config: UserConfig = serde_json::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
         problem: parse_problem(&e),

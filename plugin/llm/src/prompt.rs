@@ -39,13 +39,14 @@ pub fn style_text(name: &str) -> Result<String, StyleError> {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if safe {
         if let Some(path) = config_dir().map(|d| d.join("prompts").join(format!("{name}.txt"))) {
-            if std::fs::symlink_metadata(&path).is_ok() {
-                return infinite_jazz_files::read_text_bounded(&path, MAX_PRESET_BYTES).map_err(
-                    |e| StyleError::Unreadable {
-                        name: name.into(),
-                        detail: e.to_string(),
-                    },
-                );
+            let own = infinite_jazz_files::read_text_if_present(&path, MAX_PRESET_BYTES).map_err(
+                |e| StyleError::Unreadable {
+                    name: name.into(),
+                    detail: e.to_string(),
+                },
+            )?;
+            if let Some(text) = own {
+                return Ok(text);
             }
         }
     }
