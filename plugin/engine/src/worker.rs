@@ -109,9 +109,6 @@ pub enum WorkerCommand {
     /// Replace the primary source (the built-in composer is used when none is set).
     SetSource(Box<dyn SectionSource>),
     UseBuiltin,
-    /// From now on, send every section as the sequencer places it, in the order it is heard,
-    /// for saving a session.
-    Archive(Sender<ArchivedSection>),
 }
 
 /// A section the sequencer played, for a session's archive.
@@ -135,8 +132,28 @@ pub struct WorkerStatus {
     pub source_name: Mutex<String>,
     /// The sections waiting in the ready queue, next first (for the editor's piano roll).
     pub upcoming: Mutex<Vec<Section>>,
-    /// The last [`HISTORY_KEPT`] sections played, in the order they were heard (for exports).
+    /// The last [`HISTORY_KEPT`] sections played, in the order they were heard: the session's
+    /// archive (the editor exports a copy of it; the standalone takes them out as they come).
     pub history: Mutex<VecDeque<ArchivedSection>>,
+}
+
+impl WorkerStatus {
+    /// A copy of the archive, oldest first.
+    pub fn history(&self) -> Vec<ArchivedSection> {
+        self.history
+            .lock()
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Takes the archived sections out, oldest first; taking them often enough (well within
+    /// [`HISTORY_KEPT`] sections) keeps a whole session.
+    pub fn take_history(&self) -> Vec<ArchivedSection> {
+        self.history
+            .lock()
+            .map(|mut h| h.drain(..).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Sections kept in [`WorkerStatus::history`]: an hour and more of 2-bar sections.
@@ -174,8 +191,51 @@ pub fn section_queues() -> (WorkerQueues, SequencerQueues) {
     )
 }
 
-/// Reads the current settings; called on the worker thread.
-pub type SettingsReader = Box<dyn Fn() -> WorkerSettings + Send>;
+/// A count the owner of the settings raises whenever one of them changes (a parameter's
+/// callback, a state load, an edit in the editor). Raising it is one atomic add, so it may be
+/// done on the audio thread (host automation calls parameter callbacks there).
+#[derive(Debug, Default)]
+pub struct SettingsChanged(AtomicU64);
+
+impl SettingsChanged {
+    pub fn notify(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many changes were signalled so far.
+    pub fn generation(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Where the worker gets its settings: it reads them once at the start and again only after
+/// the owner signalled a change, rather than rebuilding them on every turn of its loop.
+pub struct SettingsFeed {
+    read: Box<dyn Fn() -> WorkerSettings + Send>,
+    changed: Arc<SettingsChanged>,
+}
+
+impl SettingsFeed {
+    /// Settings that `read` builds, read again after each [`SettingsChanged::notify`].
+    pub fn new(
+        changed: Arc<SettingsChanged>,
+        read: impl Fn() -> WorkerSettings + Send + 'static,
+    ) -> Self {
+        SettingsFeed {
+            read: Box::new(read),
+            changed,
+        }
+    }
+
+    /// Settings that never change (a command line's).
+    pub fn fixed(settings: WorkerSettings) -> Self {
+        Self::new(Arc::default(), move || settings.clone())
+    }
+
+    fn read(&self) -> WorkerSettings {
+        (self.read)()
+    }
+}
 
 /// Handle to the worker thread; dropping it stops and joins the thread.
 pub struct SectionWorker {
@@ -191,7 +251,7 @@ impl SectionWorker {
     pub fn spawn(
         queues: WorkerQueues,
         stats: Arc<SequencerStats>,
-        settings: SettingsReader,
+        settings: SettingsFeed,
     ) -> std::io::Result<Self> {
         Self::spawn_with_source(queues, stats, settings, None)
     }
@@ -201,7 +261,7 @@ impl SectionWorker {
     pub fn spawn_with_source(
         queues: WorkerQueues,
         stats: Arc<SequencerStats>,
-        settings: SettingsReader,
+        settings: SettingsFeed,
         source: Option<Box<dyn SectionSource>>,
     ) -> std::io::Result<Self> {
         let (commands, receiver) = crossbeam_channel::unbounded();
@@ -276,11 +336,11 @@ pub fn reserve_section(settings: &WorkerSettings) -> Box<PreparedSection> {
 /// through `settings`. The plugin, the standalone and the benchmark start the band this way.
 pub fn start_band(
     stats: Arc<SequencerStats>,
-    settings: SettingsReader,
+    settings: SettingsFeed,
     source: Option<Box<dyn SectionSource>>,
 ) -> std::io::Result<(Sequencer, SectionWorker)> {
     let (worker_queues, queues) = section_queues();
-    let sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings()));
+    let sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings.read()));
     let worker = SectionWorker::spawn_with_source(worker_queues, stats, settings, source)?;
     Ok((sequencer, worker))
 }
@@ -370,7 +430,10 @@ impl Drop for SourceRunner {
 struct WorkerLoop {
     queues: WorkerQueues,
     stats: Arc<SequencerStats>,
-    settings: SettingsReader,
+    feed: SettingsFeed,
+    /// The settings as last read, and the change count they were read at.
+    settings: WorkerSettings,
+    settings_seen: u64,
     status: Arc<WorkerStatus>,
     runner: SourceRunner,
     /// Whether the runner's source is the built-in composer (rebuilt when its settings change).
@@ -389,7 +452,6 @@ struct WorkerLoop {
     /// Sections handed to the queues and not yet placed, by serial, oldest first.
     handed: VecDeque<(u64, Section, SectionOrigin)>,
     next_serial: u64,
-    archive: Option<Sender<ArchivedSection>>,
 }
 
 /// Sections handed out and waiting to be placed: the queues' capacity, plus room for those a
@@ -404,14 +466,18 @@ impl WorkerLoop {
     fn new(
         queues: WorkerQueues,
         stats: Arc<SequencerStats>,
-        settings: SettingsReader,
+        feed: SettingsFeed,
         status: Arc<WorkerStatus>,
     ) -> Self {
-        let composer_settings = settings().composer;
+        let settings_seen = feed.changed.generation();
+        let settings = feed.read();
+        let composer_settings = settings.composer.clone();
         WorkerLoop {
             queues,
             stats,
+            feed,
             settings,
+            settings_seen,
             status,
             runner: SourceRunner::spawn(Box::new(BuiltinSource::new(&composer_settings))),
             runner_is_builtin: true,
@@ -426,7 +492,6 @@ impl WorkerLoop {
             failures_in_a_row: 0,
             handed: VecDeque::new(),
             next_serial: 0,
-            archive: None,
         }
     }
 
@@ -438,15 +503,6 @@ impl WorkerLoop {
             });
             while history.len() > HISTORY_KEPT {
                 history.pop_front();
-            }
-        }
-        if let Some(tx) = &self.archive {
-            let sent = tx.send(ArchivedSection {
-                section: section.clone(),
-                origin,
-            });
-            if sent.is_err() {
-                self.archive = None;
             }
         }
     }
@@ -462,7 +518,8 @@ impl WorkerLoop {
     fn run(mut self, commands: Receiver<WorkerCommand>, stop: &std::sync::atomic::AtomicBool) {
         while !stop.load(Ordering::SeqCst) {
             self.free_returned();
-            let settings = (self.settings)();
+            self.read_changed_settings();
+            let settings = self.settings.clone();
             if settings.composer != self.composer_settings {
                 self.composer_settings = settings.composer.clone();
                 self.fallback = fallback_composer(&self.composer_settings);
@@ -483,7 +540,6 @@ impl WorkerLoop {
                     self.queue_changed = true;
                 }
                 Ok(WorkerCommand::SetSource(source)) => self.replace_source(source, false),
-                Ok(WorkerCommand::Archive(tx)) => self.archive = Some(tx),
                 Ok(WorkerCommand::UseBuiltin) => {
                     let source = Box::new(BuiltinSource::new(&self.composer_settings));
                     self.replace_source(source, true);
@@ -493,9 +549,18 @@ impl WorkerLoop {
             }
         }
         // The last placements still reach the archive.
-        let settings = (self.settings)();
+        let settings = self.settings.clone();
         self.note_placed(&settings);
         self.free_returned();
+    }
+
+    /// Reads the settings again when their owner signalled a change since the last read.
+    fn read_changed_settings(&mut self) {
+        let generation = self.feed.changed.generation();
+        if generation != self.settings_seen {
+            self.settings_seen = generation;
+            self.settings = self.feed.read();
+        }
     }
 
     fn publish(&mut self, settings: &WorkerSettings) {

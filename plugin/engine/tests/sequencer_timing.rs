@@ -692,3 +692,45 @@ fn a_full_output_drops_note_ons_never_note_offs() {
     assert!(!rig.sequencer.owes_note_offs());
     assert!(sounding.is_empty(), "stuck notes: {sounding:?}");
 }
+
+/// The piano roll is published only while someone watches it, and at once when they start.
+#[test]
+fn the_roll_is_published_only_while_watched() {
+    let config = RuntimeConfig::default();
+    let (_worker, queues) = section_queues();
+    let stats = Arc::new(SequencerStats::default());
+    let mut composer = BuiltinComposer::new(&ComposerSettings::default());
+    let reserve = Box::new(PreparedSection::new(
+        &composer.compose_next(&config).section,
+        SectionOrigin::Reserve,
+        0,
+    ));
+    let (roll, mut view) = triple_buffer::triple_buffer(&Default::default());
+    let mut sequencer = Sequencer::new(queues, stats, reserve).with_roll(roll);
+    let bps = 120.0 / 60.0 / 48_000.0;
+    let mut beat = 0.0;
+    let mut block = |sequencer: &mut Sequencer| {
+        sequencer.process(
+            Clock::Rolling {
+                start_beat: beat,
+                beats_per_sample: bps,
+            },
+            512,
+            &LiveSettings::default(),
+            |_| {},
+        );
+        beat += 512.0 * bps;
+    };
+    sequencer.watch_roll(false);
+    for _ in 0..400 {
+        block(&mut sequencer);
+    }
+    assert!(
+        !view.updated(),
+        "nothing is published while the editor is closed"
+    );
+    sequencer.watch_roll(true);
+    block(&mut sequencer);
+    assert!(view.updated(), "the section playing is published at once");
+    assert!(view.read().count > 0);
+}

@@ -2,7 +2,8 @@
 
 use infinite_jazz_engine::sequencer::{Clock, LiveSettings, Sequencer, SequencerStats};
 use infinite_jazz_engine::worker::{
-    reserve_section, section_queues, SectionWorker, WorkerCommand, WorkerSettings,
+    reserve_section, section_queues, SectionWorker, SettingsChanged, SettingsFeed, WorkerCommand,
+    WorkerSettings,
 };
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -26,11 +27,10 @@ fn regenerate_drops_the_queued_sections_and_fills_again() {
     let (worker_queues, queues) = section_queues();
     let stats = Arc::new(SequencerStats::default());
     let mut sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
-    let reader = settings.clone();
     let worker = SectionWorker::spawn(
         worker_queues,
         stats.clone(),
-        Box::new(move || reader.clone()),
+        SettingsFeed::fixed(settings.clone()),
     )
     .expect("worker");
     let status = worker.status().clone();
@@ -79,15 +79,12 @@ fn the_archive_is_what_was_heard_in_order() {
     let (worker_queues, queues) = section_queues();
     let stats = Arc::new(SequencerStats::default());
     let mut sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
-    let reader = settings.clone();
     let worker = SectionWorker::spawn(
         worker_queues,
         stats.clone(),
-        Box::new(move || reader.clone()),
+        SettingsFeed::fixed(settings.clone()),
     )
     .expect("worker");
-    let (archive_tx, archive) = crossbeam_channel::unbounded();
-    worker.send(WorkerCommand::Archive(archive_tx));
     let status = worker.status().clone();
     wait_until("a full queue", || {
         status.queued.load(Ordering::Relaxed) == 16
@@ -117,21 +114,56 @@ fn the_archive_is_what_was_heard_in_order() {
         );
         beat += 512.0 * bps;
     }
-    wait_until("the archive", || archive.len() >= 3);
+    wait_until("the archive", || status.history().len() >= 3);
     std::thread::sleep(Duration::from_millis(50));
-    let heard: Vec<_> = archive.try_iter().map(|a| a.section).collect();
+    let history: Vec<_> = status.history().into_iter().map(|a| a.section).collect();
+    let heard: Vec<_> = status
+        .take_history()
+        .into_iter()
+        .map(|a| a.section)
+        .collect();
     assert_eq!(heard.len(), 3, "only the sections played are archived");
     assert_eq!(heard[..], fresh[..3], "in the order they were played");
     assert!(
         upcoming.iter().all(|s| !heard.contains(s)),
         "no dropped section"
     );
-    let history: Vec<_> = status
-        .history
-        .lock()
-        .expect("history")
-        .iter()
-        .map(|a| a.section.clone())
-        .collect();
     assert_eq!(history, heard, "exports see the same");
+    assert!(status.history().is_empty(), "what was taken out is gone");
+}
+
+/// The worker reads its settings again only when their owner says they changed, and then at
+/// once: a deeper queue is filled after the signal, not before.
+#[test]
+fn settings_reach_the_worker_when_signalled() {
+    let settings = Arc::new(std::sync::Mutex::new(WorkerSettings {
+        config: Default::default(),
+        depth: 2,
+        composer: Default::default(),
+    }));
+    let changed = Arc::new(SettingsChanged::default());
+    let (worker_queues, _queues) = section_queues();
+    let stats = Arc::new(SequencerStats::default());
+    let reader = settings.clone();
+    let feed = SettingsFeed::new(changed.clone(), move || {
+        reader.lock().expect("settings").clone()
+    });
+    let worker = SectionWorker::spawn(worker_queues, stats, feed).expect("worker");
+    let status = worker.status().clone();
+    wait_until("a queue of two", || {
+        status.queued.load(Ordering::Relaxed) == 2
+    });
+
+    settings.lock().expect("settings").depth = 6;
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        status.queued.load(Ordering::Relaxed),
+        2,
+        "unsignalled changes are not read"
+    );
+    changed.notify();
+    wait_until("a queue of six", || {
+        status.queued.load(Ordering::Relaxed) == 6
+    });
+    assert_eq!(status.depth.load(Ordering::Relaxed), 6);
 }

@@ -14,13 +14,8 @@ const SAMPLE_RATE: f64 = 48_000.0;
 fn bench_process(c: &mut Criterion) {
     let params = Arc::new(InfiniteJazzParams::default());
     let stats = Arc::new(SequencerStats::default());
-    let reader = params.clone();
-    let (sequencer, _worker) = start_band(
-        stats.clone(),
-        Box::new(move || reader.worker_settings()),
-        None,
-    )
-    .expect("worker starts");
+    let (sequencer, _worker) =
+        start_band(stats.clone(), params.settings_feed(), None).expect("worker starts");
     let mut core = ProcessCore::new(sequencer);
     let mut group = c.benchmark_group("process");
     for samples in [64usize, 512] {

@@ -90,6 +90,7 @@ impl ProcessCore {
             .clock
             .advance(transport, f64::from(params.tempo.value()), samples);
         let live = params.live_settings();
+        self.sequencer.watch_roll(params.editor_state.is_open());
         self.sequencer.process_bounded(clock, samples, &live, emit);
     }
 }

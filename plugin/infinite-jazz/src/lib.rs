@@ -165,9 +165,8 @@ impl Plugin for InfiniteJazz {
             *roll = Some(roll_out);
         }
         let source = self.model_source(&settings);
-        let params = self.params.clone();
-        let reader = Box::new(move || params.worker_settings());
-        let sequencer = match start_band(self.stats.clone(), reader, source) {
+        let feed = self.params.settings_feed();
+        let sequencer = match start_band(self.stats.clone(), feed, source) {
             Ok((sequencer, worker)) => {
                 if let Ok(mut link) = self.link.worker.lock() {
                     *link = Some(link::WorkerLink {

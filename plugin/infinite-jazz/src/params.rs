@@ -8,7 +8,8 @@ use infinite_jazz_engine::sequencer::{LiveSettings, MAX_HUMANIZE_BEATS};
 use infinite_jazz_engine::timing::{
     quantize_swing, RuntimeConfig, DEFAULT_SWING, MAX_BARS_PER_SECTION,
 };
-use infinite_jazz_engine::worker::{WorkerSettings, MAX_DEPTH};
+use infinite_jazz_engine::worker::{SettingsChanged, SettingsFeed, WorkerSettings, MAX_DEPTH};
+use nice_plug::params::persist::PersistentField;
 use nice_plug::prelude::*;
 use std::sync::{Arc, RwLock};
 
@@ -98,23 +99,27 @@ impl KeyChoice {
 /// One player's mute, channel and velocity.
 #[derive(Params)]
 pub struct InstrumentParams {
+    /// Silences this player at once; the others play on.
     #[id = "mute"]
     pub mute: BoolParam,
+    /// The MIDI channel this player's notes go out on (drums default to 10).
     #[id = "chan"]
     pub channel: IntParam,
+    /// How hard this player plays, from silent (0 %) to twice as loud (200 %).
     #[id = "vel"]
     pub velocity: FloatParam,
 }
 
 impl InstrumentParams {
-    fn new(name: &str, default_channel: i32) -> Self {
+    fn new(name: &str, default_channel: i32, changed: &Arc<SettingsChanged>) -> Self {
         InstrumentParams {
             mute: BoolParam::new(format!("{name} Mute"), false),
             channel: IntParam::new(
                 format!("{name} Channel"),
                 default_channel,
                 IntRange::Linear { min: 1, max: 16 },
-            ),
+            )
+            .with_callback(signal_int(changed)),
             velocity: FloatParam::new(
                 format!("{name} Velocity"),
                 1.0,
@@ -122,49 +127,131 @@ impl InstrumentParams {
             )
             .with_unit(" %")
             .with_value_to_string(formatters::v2s_f32_percentage(0))
-            .with_string_to_value(formatters::s2v_f32_percentage()),
+            .with_string_to_value(formatters::s2v_f32_percentage())
+            .with_callback(signal_float(changed)),
+        }
+    }
+}
+
+/// The section worker's settings changed (parameter callbacks may run on the audio thread:
+/// they only raise a count).
+fn signal_float(changed: &Arc<SettingsChanged>) -> Arc<dyn Fn(f32) + Send + Sync> {
+    let changed = changed.clone();
+    Arc::new(move |_| changed.notify())
+}
+
+fn signal_int(changed: &Arc<SettingsChanged>) -> Arc<dyn Fn(i32) + Send + Sync> {
+    let changed = changed.clone();
+    Arc::new(move |_| changed.notify())
+}
+
+fn signal_enum<T>(changed: &Arc<SettingsChanged>) -> Arc<dyn Fn(T) + Send + Sync> {
+    let changed = changed.clone();
+    Arc::new(move |_| changed.notify())
+}
+
+/// The project's steering, saved with it; setting it (the editor, a state load) tells the
+/// section worker to read its settings again, since own changes shape what the band plays.
+pub struct SteeringField {
+    value: RwLock<Steering>,
+    changed: Arc<SettingsChanged>,
+}
+
+impl SteeringField {
+    fn new(changed: Arc<SettingsChanged>) -> Self {
+        SteeringField {
+            value: RwLock::new(Steering::default()),
+            changed,
+        }
+    }
+
+    /// The saved steering, kept inside what the controls allow.
+    pub fn get(&self) -> Steering {
+        self.value
+            .read()
+            .map(|s| s.clone().sanitized())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the steering (an edit, a loaded project) and signals the worker.
+    pub fn set(&self, steering: Steering) {
+        if let Ok(mut value) = self.value.write() {
+            *value = steering;
+        }
+        self.changed.notify();
+    }
+}
+
+impl<'a> PersistentField<'a, Steering> for SteeringField {
+    fn set(&self, new_value: Steering) {
+        SteeringField::set(self, new_value);
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&Steering) -> R,
+    {
+        match self.value.read() {
+            Ok(value) => f(&value),
+            Err(poisoned) => f(&poisoned.into_inner()),
         }
     }
 }
 
 #[derive(Params)]
 pub struct InfiniteJazzParams {
+    /// How long the first 8th of each beat lasts: 0.50 plays straight 8ths, 0.67 a triplet
+    /// swing, 0.75 a dotted-8th lilt.
     #[id = "swing"]
     pub swing: FloatParam,
+    /// How many bars the band composes at a time; changes take effect from the next section.
     #[id = "bars"]
     pub section_bars: IntParam,
+    /// How many sections wait composed ahead of the music: more rides out a slow model.
     #[id = "depth"]
     pub buffer_depth: IntParam,
     /// The band's own tempo, used when the host provides no transport.
     #[id = "tempo"]
     pub tempo: FloatParam,
+    /// How far notes lean off the grid, as a human player's would (0 % is exact).
     #[id = "hum_t"]
     pub humanize_timing: FloatParam,
+    /// How much each note's loudness varies, as a human player's would.
     #[id = "hum_v"]
     pub humanize_velocity: FloatParam,
+    /// Picks the built-in composer's ideas: the same seed plays the same tune.
     #[id = "seed"]
     pub seed: IntParam,
+    /// The tune's form (blues, rhythm changes, ii-V-I, minor cycle) or a random one.
     #[id = "form"]
     pub form: EnumParam<FormChoice>,
+    /// The key the tune is in, or a random one.
     #[id = "key"]
     pub key: EnumParam<KeyChoice>,
+    /// The bass player: mute, channel and velocity.
     #[nested(id_prefix = "bass", group = "Bass")]
     pub bass: InstrumentParams,
+    /// The drummer: mute, channel and velocity.
     #[nested(id_prefix = "drums", group = "Drums")]
     pub drums: InstrumentParams,
+    /// The pianist: mute, channel and velocity.
     #[nested(id_prefix = "piano", group = "Piano")]
     pub piano: InstrumentParams,
+    /// The saxophonist: mute, channel and velocity.
     #[nested(id_prefix = "sax", group = "Sax")]
     pub sax: InstrumentParams,
     /// Vibe, prompt style, own changes and sampling: saved with the project.
     #[persist = "steering"]
-    pub steering: Arc<RwLock<Steering>>,
+    pub steering: SteeringField,
     /// The editor's size (this version of nice-plug-egui cannot save it).
     pub editor_state: Arc<nice_plug_egui::EguiEditorState>,
+    /// Raised whenever something the section worker reads changes.
+    pub settings_changed: Arc<SettingsChanged>,
 }
 
 impl Default for InfiniteJazzParams {
     fn default() -> Self {
+        let changed = Arc::new(SettingsChanged::default());
         InfiniteJazzParams {
             swing: FloatParam::new(
                 "Swing",
@@ -174,7 +261,8 @@ impl Default for InfiniteJazzParams {
                     max: 0.75,
                 },
             )
-            .with_value_to_string(formatters::v2s_f32_rounded(2)),
+            .with_value_to_string(formatters::v2s_f32_rounded(2))
+            .with_callback(signal_float(&changed)),
             section_bars: IntParam::new(
                 "Section Bars",
                 2,
@@ -182,7 +270,8 @@ impl Default for InfiniteJazzParams {
                     min: 1,
                     max: MAX_BARS_PER_SECTION.min(8) as i32,
                 },
-            ),
+            )
+            .with_callback(signal_int(&changed)),
             buffer_depth: IntParam::new(
                 "Sections Ahead",
                 4,
@@ -190,7 +279,8 @@ impl Default for InfiniteJazzParams {
                     min: 1,
                     max: MAX_DEPTH as i32,
                 },
-            ),
+            )
+            .with_callback(signal_int(&changed)),
             tempo: FloatParam::new(
                 "Own Tempo",
                 120.0,
@@ -200,7 +290,8 @@ impl Default for InfiniteJazzParams {
                 },
             )
             .with_unit(" BPM")
-            .with_value_to_string(formatters::v2s_f32_rounded(1)),
+            .with_value_to_string(formatters::v2s_f32_rounded(1))
+            .with_callback(signal_float(&changed)),
             humanize_timing: FloatParam::new(
                 "Humanize Timing",
                 0.0,
@@ -217,15 +308,17 @@ impl Default for InfiniteJazzParams {
             .with_unit(" %")
             .with_value_to_string(formatters::v2s_f32_percentage(0))
             .with_string_to_value(formatters::s2v_f32_percentage()),
-            seed: IntParam::new("Seed", 1, IntRange::Linear { min: 0, max: 9999 }),
-            form: EnumParam::new("Form", FormChoice::Random),
-            key: EnumParam::new("Key", KeyChoice::Random),
-            bass: InstrumentParams::new("Bass", 1),
-            drums: InstrumentParams::new("Drums", 10),
-            piano: InstrumentParams::new("Piano", 2),
-            sax: InstrumentParams::new("Sax", 3),
-            steering: Arc::new(RwLock::new(Steering::default())),
+            seed: IntParam::new("Seed", 1, IntRange::Linear { min: 0, max: 9999 })
+                .with_callback(signal_int(&changed)),
+            form: EnumParam::new("Form", FormChoice::Random).with_callback(signal_enum(&changed)),
+            key: EnumParam::new("Key", KeyChoice::Random).with_callback(signal_enum(&changed)),
+            bass: InstrumentParams::new("Bass", 1, &changed),
+            drums: InstrumentParams::new("Drums", 10, &changed),
+            piano: InstrumentParams::new("Piano", 2, &changed),
+            sax: InstrumentParams::new("Sax", 3, &changed),
+            steering: SteeringField::new(changed.clone()),
             editor_state: crate::editor::default_state(),
+            settings_changed: changed,
         }
     }
 }
@@ -269,10 +362,15 @@ impl InfiniteJazzParams {
 
     /// The saved steering, kept inside what the controls allow.
     pub fn steering(&self) -> Steering {
-        self.steering
-            .read()
-            .map(|s| s.clone().sanitized())
-            .unwrap_or_default()
+        self.steering.get()
+    }
+
+    /// Where the section worker reads these parameters: again after each change.
+    pub fn settings_feed(self: &Arc<Self>) -> SettingsFeed {
+        let params = self.clone();
+        SettingsFeed::new(self.settings_changed.clone(), move || {
+            params.worker_settings()
+        })
     }
 
     /// What the audio thread reads every block. No allocation.
@@ -309,6 +407,24 @@ mod tests {
         assert_eq!(w.depth, 4);
         assert_eq!(w.config.bars_per_section(), 2);
         assert_eq!(w.composer.form, None);
+    }
+
+    #[test]
+    fn steering_edits_and_loads_signal_the_worker() {
+        let p = InfiniteJazzParams::default();
+        let before = p.settings_changed.generation();
+        assert_eq!(p.worker_settings().composer.progression, None);
+        p.steering.set(Steering {
+            changes: "Dm7 G7 | Cmaj7 |".into(),
+            ..Steering::default()
+        });
+        assert!(p.settings_changed.generation() > before);
+        assert!(p.worker_settings().composer.progression.is_some());
+        assert_eq!(
+            p.steering.map(|s| s.changes.clone()),
+            "Dm7 G7 | Cmaj7 |",
+            "what is saved is what was set"
+        );
     }
 
     #[test]

@@ -198,7 +198,9 @@ fn answers_are_read_whatever_their_label_and_line_ends() {
 #[test]
 fn tearing_down_never_waits_for_a_silent_server() {
     use infinite_jazz_engine::sequencer::SequencerStats;
-    use infinite_jazz_engine::worker::{section_queues, SectionWorker, WorkerSettings};
+    use infinite_jazz_engine::worker::{
+        section_queues, SectionWorker, SettingsFeed, WorkerSettings,
+    };
     use infinite_jazz_llm::ModelSource;
     use std::sync::Arc;
     use std::time::Instant;
@@ -220,7 +222,7 @@ fn tearing_down_never_waits_for_a_silent_server() {
     let worker = SectionWorker::spawn_with_source(
         queues,
         Arc::new(SequencerStats::default()),
-        Box::new(move || worker_settings.clone()),
+        SettingsFeed::fixed(worker_settings),
         Some(Box::new(source)),
     )
     .expect("worker");

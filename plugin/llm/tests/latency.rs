@@ -7,7 +7,7 @@ use infinite_jazz_engine::composer::ComposerSettings;
 use infinite_jazz_engine::sequencer::{Clock, LiveSettings, MidiEvent, Sequencer, SequencerStats};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_engine::worker::{
-    reserve_section, section_queues, SectionWorker, WorkerSettings,
+    reserve_section, section_queues, SectionWorker, SettingsFeed, WorkerSettings,
 };
 use infinite_jazz_llm::{Backend, LlmSettings, ModelSource};
 use integration_tests::http_server::{good_answer, openai_answer, Reply, TestServer};
@@ -57,7 +57,6 @@ fn run(response_time: Duration, seconds: f64, wait_for_first: bool) -> Report {
     let (worker_queues, queues) = section_queues();
     let stats = Arc::new(SequencerStats::default());
     let mut sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
-    let reader = settings.clone();
     let mut llm = LlmSettings::new(Backend::OpenAi);
     llm.base_url = server.url();
     llm.stream = false;
@@ -66,7 +65,7 @@ fn run(response_time: Duration, seconds: f64, wait_for_first: bool) -> Report {
     let worker = SectionWorker::spawn_with_source(
         worker_queues,
         stats.clone(),
-        Box::new(move || reader.clone()),
+        SettingsFeed::fixed(settings.clone()),
         Some(source),
     )
     .expect("worker");

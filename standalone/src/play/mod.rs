@@ -8,7 +8,6 @@ mod synth_out;
 use crate::options::{GenerationArgs, LlmArgs};
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
-use crossbeam_channel::Receiver;
 use infinite_jazz_engine::midi_file::write_smf;
 use infinite_jazz_engine::section::STEPS_PER_BAR;
 use infinite_jazz_engine::section::{Instrument, Section};
@@ -19,7 +18,7 @@ use infinite_jazz_engine::take::{write_take, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{
-    ArchivedSection, SectionSource, SectionWorker, WorkerCommand, WorkerSettings, MAX_DEPTH,
+    SectionSource, SectionWorker, SettingsFeed, WorkerSettings, MAX_DEPTH,
 };
 use infinite_jazz_files::write_bytes_atomically;
 use infinite_jazz_llm::source::{model_source, SharedStats};
@@ -93,7 +92,6 @@ pub struct Band {
     pub stats: Arc<SequencerStats>,
     pub worker: SectionWorker,
     pub llm_stats: Option<SharedStats>,
-    pub archive: Receiver<ArchivedSection>,
     pub model_name: String,
 }
 
@@ -141,14 +139,11 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
         None => None,
     };
     let stats = Arc::new(SequencerStats::default());
-    let reader = settings.clone();
     let (sequencer, worker) = infinite_jazz_engine::worker::start_band(
         stats.clone(),
-        Box::new(move || reader.clone()),
+        SettingsFeed::fixed(settings),
         source,
     )?;
-    let (archive_tx, archive) = crossbeam_channel::unbounded();
-    worker.send(WorkerCommand::Archive(archive_tx));
     // With the built-in composer the first sections are ready in milliseconds; with a model
     // the fallback plays until its answers arrive.
     let deadline = Instant::now() + Duration::from_millis(300);
@@ -162,7 +157,6 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
         stats,
         worker,
         llm_stats,
-        archive,
         model_name,
     })
 }
@@ -259,7 +253,7 @@ pub fn run(args: &PlayArgs) -> Result<()> {
     let band = start_band(args)?;
     let stats = band.stats.clone();
     let llm_stats = band.llm_stats.clone();
-    let archive = band.archive.clone();
+    let status = band.worker.status().clone();
     let config = band.config.clone();
     let model_name = band.model_name.clone();
     let limit_beats = args.bars.map(|b| b as f64 * 4.0);
@@ -276,8 +270,14 @@ pub fn run(args: &PlayArgs) -> Result<()> {
     };
     let (worker, running) = worker_and_runner;
     let terminal = std::io::stderr().is_terminal();
+    // The worker's archive holds the last sections heard: taking them out as they come keeps
+    // the whole session.
+    let mut heard = Vec::new();
     while !control.done.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
+        if args.save_output {
+            heard.extend(status.take_history());
+        }
         if terminal {
             eprint!(
                 "\r{:<100}",
@@ -298,8 +298,9 @@ pub fn run(args: &PlayArgs) -> Result<()> {
     );
     drop(worker);
     if args.save_output {
+        heard.extend(status.take_history());
         let mut sections: Vec<(Section, SectionOrigin)> =
-            archive.try_iter().map(|a| (a.section, a.origin)).collect();
+            heard.into_iter().map(|a| (a.section, a.origin)).collect();
         // A section placed at the very end of `--bars` was not heard; one cut by it, in part.
         if let Some(bars) = args.bars {
             let mut left = bars;

@@ -208,6 +208,7 @@ pub struct Sequencer {
     /// The editor's view of the section under the playhead, when an editor listens.
     roll: Option<triple_buffer::Input<roll::RollSnapshot>>,
     roll_start: f64,
+    roll_watched: bool,
 }
 
 impl Sequencer {
@@ -240,10 +241,21 @@ impl Sequencer {
             unreturned: Default::default(),
             roll: None,
             roll_start: f64::NAN,
+            roll_watched: true,
         }
     }
 
-    /// Publishes the section under the playhead to `roll` whenever it changes.
+    /// Whether anyone looks at the piano roll (an editor is open): the section under the
+    /// playhead is published only then, and at once when someone starts looking.
+    pub fn watch_roll(&mut self, watched: bool) {
+        if watched != self.roll_watched {
+            self.roll_watched = watched;
+            self.roll_start = f64::NAN;
+        }
+    }
+
+    /// Publishes the section under the playhead to `roll` whenever it changes, while the
+    /// roll is watched (see [`Sequencer::watch_roll`]; watched from the start).
     pub fn with_roll(mut self, roll: triple_buffer::Input<roll::RollSnapshot>) -> Self {
         self.roll = Some(roll);
         self
@@ -435,7 +447,7 @@ impl Sequencer {
             };
             let code = origin_code(section.origin);
             self.stats.playing_origin.store(code, Ordering::Relaxed);
-            if let Some(roll) = self.roll.as_mut() {
+            if let Some(roll) = self.roll.as_mut().filter(|_| self.roll_watched) {
                 if e.start != self.roll_start {
                     self.roll_start = e.start;
                     roll.input_buffer_mut()

@@ -87,11 +87,7 @@ impl JazzEditor {
     }
 
     fn steering(&self) -> Steering {
-        self.params
-            .steering
-            .read()
-            .map(|s| s.clone().sanitized())
-            .unwrap_or_default()
+        self.params.steering()
     }
 
     fn status(&self) -> StatusInputs {
@@ -140,13 +136,8 @@ impl JazzEditor {
             .lock()
             .ok()
             .and_then(|g| {
-                g.as_ref().and_then(|w| {
-                    w.status
-                        .history
-                        .lock()
-                        .ok()
-                        .map(|h| h.iter().map(|a| a.section.clone()).collect())
-                })
+                g.as_ref()
+                    .map(|w| w.status.history().into_iter().map(|a| a.section).collect())
             })
             .unwrap_or_default()
     }
@@ -453,8 +444,8 @@ impl JazzEditor {
             ui.add(egui::Slider::new(&mut steering.context_steps, 0..=256));
         });
         if steering != before {
-            if let Ok(mut s) = self.params.steering.write() {
-                *s = steering;
+            {
+                self.params.steering.set(steering);
             }
         }
         ui.horizontal(|ui| {
