@@ -62,7 +62,9 @@ fn smoke(editor_binary: &str, offset: u32) {
             .expect("Xvfb runs (cargo xtask test installs xvfb)"),
     );
     let socket = format!("/tmp/.X11-unix/X{}", &display[1..]);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Xvfb's first start on a fresh machine compiles its keymaps, which takes many seconds
+    // while the rest of the suite is building.
+    let deadline = Instant::now() + Duration::from_secs(45);
     while !Path::new(&socket).exists() {
         assert!(Instant::now() < deadline, "Xvfb did not start");
         std::thread::sleep(Duration::from_millis(50));

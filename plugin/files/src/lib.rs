@@ -10,6 +10,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod background;
+
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};

@@ -10,12 +10,18 @@
 
 use crate::clip::Clip;
 use std::f32::consts::FRAC_PI_2;
+use std::sync::Arc;
 
-/// A clip at the playback rate with its loop points (frames, end exclusive).
+/// A clip at the playback rate with its loop points (frames, end exclusive). The audio is
+/// shared: the editor's view of a clip and an audition of other loop points of it hold the
+/// same samples, not copies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedLoop {
-    pub clip: Clip,
+    /// The clip's audio, at the playback rate.
+    pub clip: Arc<Clip>,
+    /// The loop's first frame.
     pub start: usize,
+    /// The frame after the loop's last one: playing jumps from here back to `start`.
     pub end: usize,
     /// A name for displays.
     pub label: String,
@@ -131,6 +137,29 @@ pub struct Looper {
     started: u64,
     /// Clips to play next, ahead of the queue (an editor auditioning loop candidates).
     audition: Option<rtrb::Consumer<Box<PreparedLoop>>>,
+}
+
+/// The loop played `repeats` times from its start, each seam crossfaded over `seam` frames,
+/// exactly as the real-time player plays it (for exports and offline renders).
+pub fn render_repeats(prepared: PreparedLoop, repeats: usize, seam: usize) -> Clip {
+    let channels = prepared.clip.channels.len().max(1);
+    let rate = prepared.clip.sample_rate;
+    let total = (prepared.end.saturating_sub(prepared.start)) * repeats.max(1);
+    let settings = LooperSettings {
+        seam,
+        transition: 1,
+        repeats_before_switch: 0,
+        on_bar_lines: false,
+    };
+    let (mut player, mut queue, _returned) = looper(settings, 1);
+    let _ = queue.push(Box::new(prepared));
+    let mut out = vec![vec![0f32; total]; channels];
+    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+    player.render(&mut slices, None);
+    Clip {
+        sample_rate: rate,
+        channels: out,
+    }
 }
 
 /// Creates a looper and the other ends of its queues: send clips in, receive finished ones.
@@ -349,10 +378,10 @@ mod tests {
             .map(|i| 0.5 * (std::f32::consts::TAU * freq * i as f32 / rate as f32).sin())
             .collect();
         PreparedLoop {
-            clip: Clip {
+            clip: Arc::new(Clip {
                 sample_rate: rate,
                 channels: vec![samples],
-            },
+            }),
             start: 4800,
             end: 4800 + 48_000,
             label: format!("{freq} Hz"),

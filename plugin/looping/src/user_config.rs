@@ -35,6 +35,8 @@ pub enum UserConfigError {
         line: usize,
         column: usize,
     },
+    #[error("no home folder to keep the Infini Loop config in")]
+    NoHome,
 }
 
 impl LoopUserConfig {

@@ -221,6 +221,7 @@ pub fn prepare_clip(
     stopped()?;
     // A silent clip keeps its level; the analysis already refused fully silent ones.
     let _ = match_loudness(&mut clip, config.loudness_target);
+    let clip = Arc::new(clip);
     let at = |f: usize| ((f as f64 * scale).round() as usize).min(clip.frames());
     let label = path
         .file_name()
@@ -239,7 +240,7 @@ pub fn prepare_clip(
             .map(|c| (at(c.start), at(c.end), c.score))
             .collect(),
         bpm: report.bpm,
-        audio: Some(Arc::new(clip.clone())),
+        audio: Some(clip.clone()),
     };
     let prepared = PreparedLoop {
         start: at(best.start),

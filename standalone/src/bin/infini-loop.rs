@@ -6,9 +6,9 @@ use clap::{Args, Parser, Subcommand};
 use infini_loop_engine::analysis::{analyze, AnalysisOptions, AnalysisReport};
 use infini_loop_engine::clip::Clip;
 use infini_loop_engine::decode::decode_file;
-use infini_loop_engine::looper::{looper, LooperSettings, PreparedLoop};
+use infini_loop_engine::looper::{looper, render_repeats, LooperSettings, PreparedLoop};
 use infini_loop_engine::source::{run_musicgpt, MusicGptRequest};
-use infini_loop_engine::worker::{prepare_clip, ClipWorkerConfig};
+use infini_loop_engine::worker::{ClipSource, ClipWorker, ClipWorkerConfig};
 use infinite_jazz_files::{check_outputs, check_wav_size, write_atomically};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -229,33 +229,6 @@ fn cmd_analyze(file: &Path, analysis: &AnalysisArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The loop played `repeats` times, seams crossfaded by the real-time looper.
-fn render_loop(clip: Clip, start: usize, end: usize, repeats: usize, crossfade: usize) -> Clip {
-    let channels = clip.channels.len();
-    let rate = clip.sample_rate;
-    let total = (end - start) * repeats.max(1);
-    let settings = LooperSettings {
-        seam: crossfade,
-        transition: 1,
-        repeats_before_switch: 0,
-        on_bar_lines: false,
-    };
-    let (mut player, mut tx, _rx) = looper(settings, 2);
-    let _ = tx.push(Box::new(PreparedLoop {
-        clip,
-        start,
-        end,
-        label: String::new(),
-    }));
-    let mut out = vec![vec![0f32; total]; channels];
-    let mut slices: Vec<&mut [f32]> = out.iter_mut().map(|c| c.as_mut_slice()).collect();
-    player.render(&mut slices, None);
-    Clip {
-        sample_rate: rate,
-        channels: out,
-    }
-}
-
 fn write_float_wav(path: &Path, clip: &Clip) -> Result<()> {
     let spec = hound::WavSpec {
         channels: clip.channels.len() as u16,
@@ -297,7 +270,16 @@ fn cmd_export(
     let frames = (best.end - best.start) as u64 * repeats as u64;
     check_wav_size(frames, clip.channels.len() as u16, 32)?;
     let crossfade = (crossfade_ms / 1000.0 * f64::from(clip.sample_rate)) as usize;
-    let rendered = render_loop(clip, best.start, best.end, repeats, crossfade);
+    let rendered = render_repeats(
+        PreparedLoop {
+            clip: std::sync::Arc::new(clip),
+            start: best.start,
+            end: best.end,
+            label: String::new(),
+        },
+        repeats,
+        crossfade,
+    );
     write_float_wav(out, &rendered)?;
     eprintln!(
         "wrote {} ({} × {:.3} s loop)",
@@ -308,9 +290,8 @@ fn cmd_export(
     Ok(())
 }
 
-/// Runs MusicGPT for one clip (see `infini_loop_engine::source::run_musicgpt`).
-fn generate_clip(prompt: &str, args: &MusicGptArgs, dir: &Path) -> Result<PathBuf> {
-    let request = MusicGptRequest {
+fn musicgpt_request(prompt: &str, args: &MusicGptArgs) -> MusicGptRequest {
+    MusicGptRequest {
         executable: args
             .musicgpt
             .clone()
@@ -319,7 +300,12 @@ fn generate_clip(prompt: &str, args: &MusicGptArgs, dir: &Path) -> Result<PathBu
         model: args.model.clone(),
         seconds: args.secs,
         timeout: Duration::from_secs(args.timeout.max(1)),
-    };
+    }
+}
+
+/// Runs MusicGPT for one clip (see `infini_loop_engine::source::run_musicgpt`).
+fn generate_clip(prompt: &str, args: &MusicGptArgs, dir: &Path) -> Result<PathBuf> {
+    let request = musicgpt_request(prompt, args);
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let started = Instant::now();
     let path = run_musicgpt(&request, dir, &cancel, |_| {})?;
@@ -343,17 +329,6 @@ fn cmd_generate(prompt: &str, out: &Path, args: &MusicGptArgs, repeats: usize) -
     });
     let _ = std::fs::remove_dir_all(&dir);
     result
-}
-
-/// A file made ready to play at `rate`, as the plugin's clip worker makes it.
-fn prepared(path: &Path, rate: u32) -> Result<PreparedLoop> {
-    let config = ClipWorkerConfig {
-        sample_rate: rate,
-        ..Default::default()
-    };
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let (clip, _) = prepare_clip(path, &config, &never)?;
-    Ok(clip)
 }
 
 fn cmd_play(
@@ -389,7 +364,7 @@ fn cmd_play(
         repeats_before_switch: repeats.max(1),
         on_bar_lines: false,
     };
-    let (mut player, mut tx, mut finished) = looper(settings, 4);
+    let (mut player, queue, finished) = looper(settings, 4);
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::new(AtomicBool::new(false));
     {
@@ -427,34 +402,39 @@ fn cmd_play(
         )
         .map_err(|e| anyhow!("cannot open the audio output: {e}"))?;
     stream.play()?;
-    let dir = std::env::temp_dir().join(format!("infini-loop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let mut next_file = 0;
+    // The plugin's clip worker prepares the clips (decode, loop search, resampling, loudness)
+    // and frees the finished ones, off the audio thread.
+    let source = match prompt {
+        Some(p) => ClipSource::MusicGpt(musicgpt_request(p, args)),
+        None => ClipSource::Files(files.to_vec()),
+    };
+    let worker = ClipWorker::spawn(
+        queue,
+        finished,
+        ClipWorkerConfig {
+            source,
+            sample_rate: rate,
+            prefetch: 1,
+            ..Default::default()
+        },
+    )?;
+    let status = worker.status();
+    let mut shown = (0, None);
     while !stopped.load(Ordering::SeqCst) {
-        // Keep one clip waiting; free finished ones here, off the audio thread.
-        while finished.pop().is_ok() {}
-        if !stop.load(Ordering::SeqCst) && tx.slots() > 2 {
-            let clip = match prompt {
-                Some(p) => generate_clip(p, args, &dir).and_then(|f| prepared(&f, rate)),
-                None => {
-                    let f = &files[next_file % files.len()];
-                    next_file += 1;
-                    prepared(f, rate)
-                }
-            };
-            match clip {
-                Ok(c) => {
-                    eprintln!("queued {}", c.label);
-                    let _ = tx.push(Box::new(c));
-                }
-                Err(e) => {
-                    eprintln!("skipped a clip: {e:#}");
-                    std::thread::sleep(Duration::from_secs(1));
+        if let Ok(status) = status.lock() {
+            if status.clips_made != shown.0 {
+                if let Some(clip) = status.prepared.last() {
+                    eprintln!("queued {}", clip.label);
                 }
             }
+            if status.last_error != shown.1 {
+                if let Some(e) = &status.last_error {
+                    eprintln!("skipped a clip: {e}");
+                }
+            }
+            shown = (status.clips_made, status.last_error.clone());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

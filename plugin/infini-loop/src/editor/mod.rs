@@ -1,18 +1,25 @@
 //! The Infini Loop editor: prompt and sources, the clip queue, the playing clip's waveform with
 //! its loop and playhead, a live spectrum, the loop candidates, and saving the current loop.
 
-use crate::plugin::{
-    InfiniLoop, InfiniLoopParams, LoopLink, ModelSize, SourceKind, SpectrumFrame, SPECTRUM_SAMPLES,
-};
+mod spectrum;
+
+use crate::link::{save_musicgpt_path, LoopLink};
+use crate::loop_export::save_loop_wav;
+use crate::params::{InfiniLoopParams, ModelSize, SourceKind};
+use crate::playback::SPECTRUM_SAMPLES;
 use egui::{Color32, Pos2, Rect, Stroke, Vec2};
+use infini_loop_engine::user_config::{LoopUserConfig, UserConfigError};
 use infini_loop_engine::worker::{ClipCommand, ClipStatus, ClipView};
+use infinite_jazz_files::background::Pending;
 use nice_plug::context::gui::GuiContext;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditorState, NiceEguiApp};
-use rustfft::num_complex::Complex32;
+pub use spectrum::spectrum_db;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// The editor's size when it first opens.
 pub fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(900.0, 680.0), 1.0)
 }
@@ -26,6 +33,9 @@ pub struct LoopEditor {
     fft: Arc<dyn rustfft::Fft<f32>>,
     /// The MusicGPT path being typed; this machine's setting once "Use" is pressed.
     musicgpt_field: String,
+    /// File work in progress (saving the MusicGPT path, saving a loop), done off this thread.
+    saving_path: Option<Pending<Result<LoopUserConfig, UserConfigError>>>,
+    saving_loop: Option<Pending<String>>,
 }
 
 /// Which of the worker's clips is playing: the looper counts the clips it started, the worker
@@ -37,30 +47,6 @@ pub fn playing_index(status: &ClipStatus, started: u64) -> Option<usize> {
         return None;
     }
     Some((kept - (made - started) - 1) as usize)
-}
-
-/// Magnitudes in dB of the newest samples, on a log frequency axis of `bins` points.
-pub fn spectrum_db(frame: &SpectrumFrame, fft: &dyn rustfft::Fft<f32>, bins: usize) -> Vec<f32> {
-    let mut buf: Vec<Complex32> = frame
-        .samples
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let w = 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / SPECTRUM_SAMPLES as f32).cos();
-            Complex32::new(s * w, 0.0)
-        })
-        .collect();
-    fft.process(&mut buf);
-    let nyquist = frame.sample_rate / 2.0;
-    (0..bins)
-        .map(|b| {
-            let f = 30.0 * (nyquist / 30.0).powf(b as f32 / bins as f32);
-            let k = ((f / nyquist) * (SPECTRUM_SAMPLES / 2) as f32) as usize;
-            let m =
-                buf[k.clamp(1, SPECTRUM_SAMPLES / 2 - 1)].norm() / (SPECTRUM_SAMPLES as f32 / 4.0);
-            20.0 * m.max(1e-6).log10()
-        })
-        .collect()
 }
 
 impl LoopEditor {
@@ -79,127 +65,76 @@ impl LoopEditor {
             } else {
                 musicgpt_field
             },
+            saving_path: None,
+            saving_loop: None,
         }
     }
 
-    /// Stores the MusicGPT path in the user's config file (never the project) and uses it.
+    /// Stores the MusicGPT path in the user's config file (never the project), on a thread
+    /// of its own; [`Self::collect_file_work`] uses it once saved.
     fn save_musicgpt_path(&mut self) {
-        use infini_loop_engine::user_config::{self, user_config_path};
-        let Some(path) = user_config_path() else {
-            self.message = Some("no home folder to keep the MusicGPT path in".into());
-            return;
-        };
-        let result = user_config::load(&path).and_then(|mut config| {
-            let typed = self.musicgpt_field.trim();
-            config.musicgpt = (!typed.is_empty()).then(|| typed.into());
-            user_config::save(&path, &config)?;
-            Ok(config)
-        });
-        match result {
-            Ok(config) => {
-                if let Ok(mut m) = self.link.machine.lock() {
-                    m.musicgpt = config.executable();
-                }
-                InfiniLoop::reconfigure(&self.params, &self.link);
-                self.message = Some(format!("MusicGPT: {}", config.executable().display()));
-            }
-            Err(e) => self.message = Some(format!("could not save the MusicGPT path: {e}")),
-        }
+        let typed = self.musicgpt_field.clone();
+        self.message = Some("saving the MusicGPT path…".into());
+        self.saving_path = Some(Pending::spawn(
+            "infini-loop-config",
+            move || save_musicgpt_path(&typed),
+            |e| {
+                Err(UserConfigError::File(
+                    infinite_jazz_files::FileError::Write {
+                        path: "the Infini Loop config".into(),
+                        reason: e.to_string(),
+                    },
+                ))
+            },
+        ));
     }
 
-    fn status(&self) -> ClipStatus {
-        self.link
-            .status
-            .lock()
-            .ok()
-            .and_then(|s| s.as_ref().and_then(|st| st.lock().ok().map(|s| s.clone())))
-            .unwrap_or_default()
-    }
-
+    /// Saves the playing loop as a WAV in `~/infini-loop`, on a thread of its own.
     fn save(&mut self, view: &ClipView) {
-        let Some(audio) = &view.audio else {
-            self.message = Some("this clip's audio is no longer kept".into());
-            return;
-        };
-        let home = std::env::var_os("HOME")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_default();
-        let dir = home.join("infini-loop");
-        // A clip's label comes from a file name or MusicGPT: only its plain characters name
-        // the file, and an earlier save of the same loop is never overwritten.
-        let stem: String = view
-            .label
-            .trim_end_matches(".wav")
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
+        let view = view.clone();
+        let folder = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join("infini-loop");
+        self.message = Some("saving the loop…".into());
+        self.saving_loop = Some(Pending::spawn(
+            "infini-loop-save",
+            move || match save_loop_wav(&view, &folder) {
+                Ok(path) => format!("saved {}", path.display()),
+                Err(e) => format!("could not save: {e}"),
+            },
+            |e| format!("could not save: {e}"),
+        ));
+    }
+
+    /// Shows the results of file work that finished since the last frame.
+    fn collect_file_work(&mut self) {
+        if let Some(done) = self.saving_path.as_mut().and_then(Pending::poll) {
+            self.saving_path = None;
+            self.message = Some(match done {
+                Ok(config) => {
+                    self.link.use_musicgpt(&config);
+                    self.link.reconfigure(&self.params);
+                    format!("MusicGPT: {}", config.executable().display())
                 }
-            })
-            .take(80)
-            .collect();
-        let path = infinite_jazz_files::unused_path(&dir, &format!("{stem}-loop"), "wav");
-        let result = (|| -> Result<(), String> {
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            let frames = view
-                .loop_end
-                .min(audio.frames())
-                .saturating_sub(view.loop_start);
-            let channels = audio.channels.len() as u16;
-            infinite_jazz_files::check_wav_size(frames as u64, channels, 32)
-                .map_err(|e| e.to_string())?;
-            let spec = hound::WavSpec {
-                channels,
-                sample_rate: audio.sample_rate,
-                bits_per_sample: 32,
-                sample_format: hound::SampleFormat::Float,
-            };
-            infinite_jazz_files::write_atomically(&path, |file| {
-                let mut w = hound::WavWriter::new(file, spec).map_err(std::io::Error::other)?;
-                for i in view.loop_start..view.loop_end.min(audio.frames()) {
-                    for c in &audio.channels {
-                        w.write_sample(c[i]).map_err(std::io::Error::other)?;
-                    }
-                }
-                w.finalize().map_err(std::io::Error::other)
-            })
-            .map_err(|e| e.to_string())
-        })();
-        self.message = Some(match result {
-            Ok(()) => format!("saved {}", path.display()),
-            Err(e) => format!("could not save: {e}"),
-        });
+                Err(e) => format!("could not save the MusicGPT path: {e}"),
+            });
+        }
+        if let Some(done) = self.saving_loop.as_mut().and_then(Pending::poll) {
+            self.saving_loop = None;
+            self.message = Some(done);
+        }
     }
 
     /// Plays the clip with other loop points next: it keeps looping there until it moves on.
     fn audition(&mut self, view: &ClipView, start: usize, end: usize) {
-        let Some(audio) = &view.audio else {
-            self.message = Some("this clip's audio is no longer kept".into());
-            return;
-        };
-        let clip = infini_loop_engine::looper::PreparedLoop {
-            clip: (**audio).clone(),
-            start,
-            end,
-            label: format!("{} (candidate)", view.label),
-        };
-        let sent = self
-            .link
-            .audition
-            .lock()
-            .ok()
-            .and_then(|mut a| a.as_mut().map(|tx| tx.push(Box::new(clip)).is_ok()))
-            .unwrap_or(false);
-        self.message = Some(if sent {
-            format!(
+        self.message = Some(match self.link.audition(view, start, end) {
+            Ok(()) => format!(
                 "auditioning {:.2}–{:.2} s",
                 start as f64 / f64::from(view.sample_rate),
                 end as f64 / f64::from(view.sample_rate)
-            )
-        } else {
-            "the player is not running yet".into()
+            ),
+            Err(e) => e.to_string(),
         });
     }
 
@@ -303,7 +238,8 @@ impl NiceEguiApp for LoopEditor {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
         let Some(gui) = self.gui.clone() else { return };
         let setter = gui.param_setter();
-        let status = self.status();
+        self.collect_file_work();
+        let status = self.link.status();
         let playing = playing_index(&status, self.link.clips_started.load(Ordering::Relaxed));
         let view = playing.and_then(|i| status.prepared.get(i)).cloned();
         ui.heading("Infini Loop");
@@ -376,17 +312,17 @@ impl NiceEguiApp for LoopEditor {
             if ui.button("Generate").clicked() {
                 self.link.allow_generation();
                 self.link.active.store(true, Ordering::Relaxed);
-                InfiniLoop::reconfigure(&self.params, &self.link);
+                self.link.reconfigure(&self.params);
                 self.message = Some("asking for clips".into());
             }
             if ui.button("Start").clicked() {
                 self.link.active.store(true, Ordering::Relaxed);
-                InfiniLoop::reconfigure(&self.params, &self.link);
+                self.link.reconfigure(&self.params);
             }
             if ui.button("Stop").clicked() {
                 self.link.active.store(false, Ordering::Relaxed);
                 self.link.send(ClipCommand::Cancel);
-                InfiniLoop::reconfigure(&self.params, &self.link);
+                self.link.reconfigure(&self.params);
             }
             if ui.button("Next clip").clicked() {
                 self.link.switch.store(true, Ordering::Relaxed);
@@ -501,23 +437,5 @@ mod tests {
         assert_eq!(playing_index(&status, 3), Some(0));
         assert_eq!(playing_index(&status, 5), Some(2));
         assert_eq!(playing_index(&status, 6), None);
-    }
-
-    #[test]
-    fn a_sine_peaks_in_its_band() {
-        let mut frame = SpectrumFrame::default();
-        for (i, s) in frame.samples.iter_mut().enumerate() {
-            *s = 0.5 * (std::f32::consts::TAU * 1000.0 * i as f32 / 48_000.0).sin();
-        }
-        let fft = rustfft::FftPlanner::new().plan_fft_forward(SPECTRUM_SAMPLES);
-        let db = spectrum_db(&frame, fft.as_ref(), 120);
-        let peak = db
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i)
-            .unwrap_or(0);
-        let f = 30.0 * (24_000.0f32 / 30.0).powf(peak as f32 / 120.0);
-        assert!((800.0..1250.0).contains(&f), "{f} Hz");
     }
 }
