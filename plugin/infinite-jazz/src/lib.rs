@@ -4,7 +4,9 @@
 mod clock;
 pub mod editor;
 pub mod link;
+pub mod model_settings;
 mod params;
+pub mod take_export;
 
 pub use clock::{HostTime, ProcessCore, TransportClock};
 pub use params::{FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice};
@@ -54,18 +56,8 @@ impl InfiniteJazz {
         &mut self,
         settings: &infinite_jazz_engine::worker::WorkerSettings,
     ) -> Option<Box<dyn infinite_jazz_engine::worker::SectionSource>> {
-        use infinite_jazz_llm::config::{config_path, load_user_config};
-        let user = match config_path().map(|p| load_user_config(&p)) {
-            Some(Ok(user)) => user,
-            Some(Err(e)) => {
-                nice_error!("{e}; the built-in composer plays");
-                return None;
-            }
-            None => return None,
-        };
-        let mut llm = user.settings();
-        self.params.steering().apply_to(&mut llm);
-        match infinite_jazz_llm::source::model_source(llm, &settings.composer) {
+        let steering = self.params.steering();
+        match model_settings::ModelSettingsFile::user().band_source(&steering, &settings.composer) {
             Ok(Some(source)) => {
                 self.llm_stats = Some(source.stats());
                 Some(Box::new(source))

@@ -1,32 +1,34 @@
 //! The editor: see and steer the band. Everything it changes goes to the worker through its
-//! command channel or to the host through parameters; it never touches the audio thread.
+//! command channel or to the host through parameters; it never touches the audio thread. It
+//! only draws: the model settings ([`crate::model_settings`]) and saving takes
+//! ([`crate::take_export`]) run on threads of their own, and their results show when they come.
 
+mod piano_roll;
 pub mod view;
 
 use crate::link::{EditorLink, Steering};
+use crate::model_settings::{ModelSettingsError, ModelSettingsFile};
 use crate::params::{FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice};
-use crossbeam_channel::Receiver;
-use egui::{Color32, Pos2, Rect, Stroke, Vec2};
+use crate::take_export::{now_stamp, TakeExport, TakeExportError};
+use egui::Color32;
 use infinite_jazz_engine::composer::harmony::Progression;
-use infinite_jazz_engine::midi_file::write_smf;
 use infinite_jazz_engine::section::{Instrument, Section};
-use infinite_jazz_engine::sequencer::roll::RollSnapshot;
-use infinite_jazz_engine::take::{write_take, TakeInfo};
+use infinite_jazz_engine::take::TakeInfo;
 use infinite_jazz_engine::worker::WorkerCommand;
-use infinite_jazz_files::{unused_path, write_bytes_atomically};
-use infinite_jazz_llm::chat::{complete, Prompt};
-use infinite_jazz_llm::config::{config_path, load_user_config, save_user_config};
-use infinite_jazz_llm::http::HttpClient;
+use infinite_jazz_files::background::Pending;
+use infinite_jazz_llm::config::ConfigError;
+use infinite_jazz_llm::source::ModelSource;
 use infinite_jazz_llm::{Backend, UserConfig};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditorState, NiceEguiApp};
+use piano_roll::{PianoRoll, LANE_COLORS};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
-use view::{export_sections, roll_layout, BackendForm, StatusInputs, StatusView};
+use std::time::Duration;
+use view::{export_sections, BackendForm, StatusInputs, StatusView};
 
 pub const WIDTH: u32 = 980;
 pub const HEIGHT: u32 = 760;
@@ -38,16 +40,15 @@ pub fn default_state() -> Arc<EguiEditorState> {
     )
 }
 
-/// Lane colours: bass, drums, piano, sax.
-const COLORS: [Color32; 4] = [
-    Color32::from_rgb(86, 156, 214),
-    Color32::from_rgb(220, 120, 90),
-    Color32::from_rgb(120, 200, 120),
-    Color32::from_rgb(230, 190, 80),
-];
-
-/// Beats of music the roll shows, from the start of the playing section.
-const ROLL_BEATS: f32 = 24.0;
+/// What the model settings' background work answers.
+enum BackendReply {
+    /// The config file as it was when the editor opened.
+    Loaded(Result<UserConfig, ConfigError>),
+    /// A source built from the saved settings ("Save and use", "Apply to the model").
+    Source(Result<Option<Box<ModelSource>>, ModelSettingsError>),
+    /// The connection check's round trip.
+    Checked(Result<Duration, ModelSettingsError>),
+}
 
 pub struct JazzEditor {
     params: Arc<InfiniteJazzParams>,
@@ -56,38 +57,46 @@ pub struct JazzEditor {
     form: BackendForm,
     show_key: bool,
     backend_message: Option<String>,
-    check: Option<Receiver<String>>,
+    /// Model-settings work in progress (loading, saving and applying, checking).
+    backend_work: Option<Pending<BackendReply>>,
     export_bars: usize,
     export_folder: String,
     export_message: Option<String>,
-    roll: RollSnapshot,
+    exporting: Option<Pending<Result<PathBuf, TakeExportError>>>,
+    roll: PianoRoll,
 }
 
 impl JazzEditor {
     pub fn new(params: Arc<InfiniteJazzParams>, link: Arc<EditorLink>) -> Self {
-        let user = config_path()
-            .and_then(|p| load_user_config(&p).ok())
-            .unwrap_or_default();
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
             .unwrap_or_default();
-        JazzEditor {
+        let mut editor = JazzEditor {
             params,
             link,
             gui: None,
-            form: BackendForm::from_config(&user),
+            form: BackendForm::from_config(&UserConfig::default()),
             show_key: false,
             backend_message: None,
-            check: None,
+            backend_work: None,
             export_bars: 16,
             export_folder: home.join("infinite-jazz-export").display().to_string(),
             export_message: None,
-            roll: RollSnapshot::default(),
-        }
+            exporting: None,
+            roll: PianoRoll::default(),
+        };
+        editor.start_backend_work(|| BackendReply::Loaded(ModelSettingsFile::user().load()));
+        editor
     }
 
     fn steering(&self) -> Steering {
         self.params.steering()
+    }
+
+    fn start_backend_work(&mut self, work: impl FnOnce() -> BackendReply + Send + 'static) {
+        self.backend_work = Some(Pending::spawn("infinite-jazz-settings", work, |e| {
+            BackendReply::Checked(Err(ModelSettingsError::Thread(e)))
+        }));
     }
 
     fn status(&self) -> StatusInputs {
@@ -142,133 +151,109 @@ impl JazzEditor {
             .unwrap_or_default()
     }
 
-    /// Sends the worker a source built from the current settings, the same way the plugin
-    /// builds one when the host starts it (form, key or own changes included), and points the
-    /// status display at the new source's statistics.
+    /// Builds the band's source from the saved model settings and the project's steering and
+    /// form (see [`crate::model_settings::band_source`]); [`Self::collect_background_work`]
+    /// hands it to the worker.
     fn apply_source(&mut self) {
-        let user = match config_path().map(|p| load_user_config(&p)) {
-            Some(Ok(u)) => u,
-            Some(Err(e)) => {
-                self.backend_message = Some(e.to_string());
-                return;
-            }
-            None => UserConfig::default(),
-        };
-        let mut llm = user.settings();
-        self.steering().apply_to(&mut llm);
+        let steering = self.steering();
         let composer = self.params.worker_settings().composer;
-        let (command, stats) = match infinite_jazz_llm::source::model_source(llm, &composer) {
-            Ok(Some(source)) => {
-                let stats = source.stats();
-                (WorkerCommand::SetSource(Box::new(source)), Some(stats))
-            }
-            Ok(None) => (WorkerCommand::UseBuiltin, None),
-            Err(e) => {
-                self.backend_message = Some(e.to_string());
-                return;
-            }
+        self.backend_message = Some("applying…".into());
+        self.start_backend_work(move || {
+            BackendReply::Source(
+                ModelSettingsFile::user()
+                    .band_source(&steering, &composer)
+                    .map(|s| s.map(Box::new)),
+            )
+        });
+    }
+
+    fn save_backend(&mut self) {
+        let form = self.form.clone();
+        let steering = self.steering();
+        let composer = self.params.worker_settings().composer;
+        self.backend_message = Some("saving…".into());
+        self.start_backend_work(move || {
+            let file = ModelSettingsFile::user();
+            BackendReply::Source(
+                file.save_form(&form)
+                    .and_then(|_| file.band_source(&steering, &composer))
+                    .map(|s| s.map(Box::new)),
+            )
+        });
+    }
+
+    fn check_connection(&mut self) {
+        let form = self.form.clone();
+        self.backend_message = Some("checking…".into());
+        self.start_backend_work(move || {
+            BackendReply::Checked(ModelSettingsFile::user().check_form(&form))
+        });
+    }
+
+    fn use_source(&mut self, source: Option<Box<ModelSource>>) -> String {
+        let stats = source.as_ref().map(|s| s.stats());
+        let builtin = source.is_none();
+        let command = match source {
+            Some(source) => WorkerCommand::SetSource(source),
+            None => WorkerCommand::UseBuiltin,
         };
-        let builtin = stats.is_none();
         if let Ok(mut worker) = self.link.worker.lock() {
             if let Some(worker) = worker.as_mut() {
                 worker.llm_stats = stats;
             }
         }
-        let sent = self.link.send(command);
-        self.backend_message = Some(match (sent, builtin) {
+        match (self.link.send(command), builtin) {
             (false, _) => "saved; it applies when the host starts the plugin".into(),
             (true, true) => "using the built-in composer".into(),
             (true, false) => format!("asking {} from the next section on", self.form.model),
-        });
-    }
-
-    fn save_backend(&mut self) {
-        let Some(path) = config_path() else {
-            self.backend_message = Some("no home folder to save the settings in".into());
-            return;
-        };
-        let existing = load_user_config(&path).unwrap_or_default();
-        match self.form.to_config(&existing) {
-            Ok(config) => match save_user_config(&path, &config) {
-                Ok(()) => self.apply_source(),
-                Err(e) => self.backend_message = Some(e.to_string()),
-            },
-            Err(e) => self.backend_message = Some(e),
         }
     }
 
-    /// Asks the model for a word, on a thread of its own, and reports the round trip.
-    fn check_connection(&mut self) {
-        let existing = config_path()
-            .and_then(|p| load_user_config(&p).ok())
-            .unwrap_or_default();
-        let config = match self.form.to_config(&existing) {
-            Ok(c) => c,
-            Err(e) => {
-                self.backend_message = Some(e);
-                return;
-            }
-        };
-        let mut settings = config.settings();
-        if settings.backend == Backend::Builtin {
-            self.backend_message = Some("the built-in composer needs no connection".into());
-            return;
-        }
-        settings.stream = false;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.check = Some(rx);
-        self.backend_message = Some("checking…".into());
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            let prompt = Prompt {
-                system: "Answer with one word.".into(),
-                user: "Say OK.".into(),
-            };
-            let result = HttpClient::new(settings.timeouts, 64 * 1024)
-                .and_then(|http| complete(&http, &settings, &prompt, 16));
-            let message = match result {
-                Ok(_) => format!(
+    /// Shows (and uses) what the background work has finished since the last frame.
+    fn collect_background_work(&mut self) {
+        if let Some(reply) = self.backend_work.as_mut().and_then(Pending::poll) {
+            self.backend_work = None;
+            self.backend_message = match reply {
+                BackendReply::Loaded(Ok(user)) => {
+                    self.form = BackendForm::from_config(&user);
+                    None
+                }
+                BackendReply::Loaded(Err(e)) => Some(e.to_string()),
+                BackendReply::Source(Ok(source)) => Some(self.use_source(source)),
+                BackendReply::Source(Err(e)) | BackendReply::Checked(Err(e)) => Some(e.to_string()),
+                BackendReply::Checked(Ok(round_trip)) => Some(format!(
                     "connected: answered in {} ms",
-                    started.elapsed().as_millis()
-                ),
-                Err(e) => settings.api_key.redact(&e.to_string()),
+                    round_trip.as_millis()
+                )),
             };
-            let _ = tx.send(message);
-        });
+        }
+        if let Some(done) = self.exporting.as_mut().and_then(Pending::poll) {
+            self.exporting = None;
+            self.export_message = Some(match done {
+                Ok(base) => format!("saved {}.mid and .txt", base.display()),
+                Err(e) => format!("could not save: {e}"),
+            });
+        }
     }
 
     fn export(&mut self, bars: Option<usize>) {
-        let sections = export_sections(&self.history(), bars);
-        if sections.is_empty() {
-            self.export_message = Some("nothing has played yet".into());
-            return;
-        }
-        let folder = PathBuf::from(self.export_folder.trim());
         let config = self.params.worker_settings().config;
-        let result = (|| -> Result<PathBuf, String> {
-            std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            // Two exports in one second get their own names: nothing is overwritten.
-            let midi_path = unused_path(&folder, &format!("infinite-jazz-{stamp}"), "mid");
-            let base = midi_path.with_extension("");
-            let midi = write_smf(&sections, &config).map_err(|e| e.to_string())?;
-            write_bytes_atomically(&midi_path, &midi).map_err(|e| e.to_string())?;
-            let mut info = TakeInfo::from_config(&config);
-            info.seed = Some(self.params.seed.value().max(0) as u64);
-            info.prompt = self.steering().vibe;
-            info.model = self.form.model.clone();
-            let text = write_take(&info, &sections);
-            write_bytes_atomically(&base.with_extension("txt"), text.as_bytes())
-                .map_err(|e| e.to_string())?;
-            Ok(base)
-        })();
-        self.export_message = Some(match result {
-            Ok(base) => format!("saved {}.mid and .txt", base.display()),
-            Err(e) => format!("could not save: {e}"),
-        });
+        let mut info = TakeInfo::from_config(&config);
+        info.seed = Some(self.params.seed.value().max(0) as u64);
+        info.prompt = self.steering().vibe;
+        info.model = self.form.model.clone();
+        let take = TakeExport {
+            sections: export_sections(&self.history(), bars),
+            config,
+            info,
+        };
+        let folder = PathBuf::from(self.export_folder.trim());
+        self.export_message = Some("saving…".into());
+        self.exporting = Some(Pending::spawn(
+            "infinite-jazz-export",
+            move || take.save(&folder, now_stamp()),
+            |e| Err(TakeExportError::Thread(e)),
+        ));
     }
 
     fn status_panel(&self, ui: &mut egui::Ui) {
@@ -295,75 +280,6 @@ impl JazzEditor {
                 ui.colored_label(Color32::from_rgb(240, 110, 100), e);
             }
         });
-    }
-
-    fn piano_roll(&mut self, ui: &mut egui::Ui) {
-        if let Ok(mut roll) = self.link.roll.lock() {
-            if let Some(output) = roll.as_mut() {
-                let latest = output.read();
-                if latest.serial != self.roll.serial {
-                    self.roll = latest.clone();
-                }
-            }
-        }
-        let config = self.params.worker_settings().config;
-        let rects = roll_layout(&self.roll, &self.upcoming(), &config, ROLL_BEATS);
-        let size = Vec2::new(ui.available_width(), 220.0);
-        let (response, painter) = ui.allocate_painter(size, egui::Sense::hover());
-        let area = response.rect;
-        painter.rect_filled(area, 4.0, Color32::from_gray(24));
-        let lane_h = area.height() / 4.0;
-        let x = |beat: f32| area.left() + beat / ROLL_BEATS * area.width();
-        for (i, instrument) in Instrument::ALL.iter().enumerate() {
-            let top = area.top() + lane_h * i as f32;
-            painter.text(
-                Pos2::new(area.left() + 4.0, top + 2.0),
-                egui::Align2::LEFT_TOP,
-                instrument.header(),
-                egui::FontId::proportional(11.0),
-                Color32::from_gray(140),
-            );
-            painter.line_segment(
-                [Pos2::new(area.left(), top), Pos2::new(area.right(), top)],
-                Stroke::new(1.0, Color32::from_gray(45)),
-            );
-        }
-        for beat in (0..ROLL_BEATS as usize).step_by(4) {
-            painter.line_segment(
-                [
-                    Pos2::new(x(beat as f32), area.top()),
-                    Pos2::new(x(beat as f32), area.bottom()),
-                ],
-                Stroke::new(1.0, Color32::from_gray(50)),
-            );
-        }
-        for r in &rects {
-            let lane = r.instrument.index() as f32;
-            let y = area.top() + lane_h * (lane + 1.0) - 6.0 - r.height * (lane_h - 14.0);
-            let color = if r.playing {
-                COLORS[r.instrument.index()]
-            } else {
-                COLORS[r.instrument.index()].gamma_multiply(0.45)
-            };
-            painter.rect_filled(
-                Rect::from_min_max(
-                    Pos2::new(x(r.x0), y - 2.5),
-                    Pos2::new(x(r.x1).max(x(r.x0) + 2.0), y + 2.5),
-                ),
-                1.0,
-                color,
-            );
-        }
-        let into_section = (self.link.stats.position_beats() - self.roll.section_start) as f32;
-        if self.roll.serial != 0 && (0.0..=ROLL_BEATS).contains(&into_section) {
-            painter.line_segment(
-                [
-                    Pos2::new(x(into_section), area.top()),
-                    Pos2::new(x(into_section), area.bottom()),
-                ],
-                Stroke::new(2.0, Color32::WHITE),
-            );
-        }
     }
 
     fn steering_panel(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
@@ -449,7 +365,13 @@ impl JazzEditor {
             }
         }
         ui.horizontal(|ui| {
-            if ui.button("Apply to the model").clicked() {
+            if ui
+                .add_enabled(
+                    self.backend_work.is_none(),
+                    egui::Button::new("Apply to the model"),
+                )
+                .clicked()
+            {
                 self.apply_source();
             }
             if ui.button("Regenerate upcoming").clicked() {
@@ -468,7 +390,7 @@ impl JazzEditor {
             ui.end_row();
             for instrument in Instrument::ALL {
                 let p: &InstrumentParams = self.params.instrument(instrument);
-                ui.colored_label(COLORS[instrument.index()], instrument.header());
+                ui.colored_label(LANE_COLORS[instrument.index()], instrument.header());
                 let mut muted = p.mute.value();
                 if ui.checkbox(&mut muted, "").changed() {
                     setter.begin_set_parameter(&p.mute);
@@ -483,12 +405,6 @@ impl JazzEditor {
     }
 
     fn backend_panel(&mut self, ui: &mut egui::Ui) {
-        if let Some(rx) = &self.check {
-            if let Ok(message) = rx.try_recv() {
-                self.backend_message = Some(message);
-                self.check = None;
-            }
-        }
         ui.heading("Model");
         ui.horizontal(|ui| {
             for (backend, name) in [
@@ -525,12 +441,18 @@ impl JazzEditor {
             ));
         });
         ui.horizontal(|ui| {
-            if ui.button("Save and use").clicked() {
+            if ui
+                .add_enabled(
+                    self.backend_work.is_none(),
+                    egui::Button::new("Save and use"),
+                )
+                .clicked()
+            {
                 self.save_backend();
             }
             if ui
                 .add_enabled(
-                    enabled && self.check.is_none(),
+                    enabled && self.backend_work.is_none(),
                     egui::Button::new("Check connection"),
                 )
                 .clicked()
@@ -555,10 +477,17 @@ impl JazzEditor {
                     .range(1..=4096)
                     .suffix(" bars"),
             );
-            if ui.button("Save last bars").clicked() {
+            let idle = self.exporting.is_none();
+            if ui
+                .add_enabled(idle, egui::Button::new("Save last bars"))
+                .clicked()
+            {
                 self.export(Some(self.export_bars));
             }
-            if ui.button("Save whole session").clicked() {
+            if ui
+                .add_enabled(idle, egui::Button::new("Save whole session"))
+                .clicked()
+            {
                 self.export(None);
             }
         });
@@ -610,9 +539,12 @@ impl NiceEguiApp for JazzEditor {
         let setter = gui.param_setter();
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading("Infinite Jazz");
+            self.collect_background_work();
             self.status_panel(ui);
             ui.add_space(6.0);
-            self.piano_roll(ui);
+            let config = self.params.worker_settings().config;
+            let upcoming = self.upcoming();
+            self.roll.show(ui, &self.link, &upcoming, &config);
             ui.add_space(6.0);
             ui.columns(2, |cols| {
                 self.steering_panel(&mut cols[0], &setter);

@@ -125,6 +125,15 @@ pub fn roll_layout(
     rects
 }
 
+/// What the backend form refuses to save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("the base URL must start with http:// or https://")]
+    NotHttp,
+    #[error("enter a model name")]
+    NoModel,
+}
+
 /// The backend settings form. The key is only ever shown masked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendForm {
@@ -178,16 +187,16 @@ impl BackendForm {
     }
 
     /// The config file's contents, merged over `existing` (its other settings are kept).
-    pub fn to_config(&self, existing: &UserConfig) -> Result<UserConfig, String> {
+    pub fn to_config(&self, existing: &UserConfig) -> Result<UserConfig, FormError> {
         let mut config = existing.clone();
         config.backend = Some(self.backend);
         if self.backend != Backend::Builtin {
             let url = self.base_url.trim();
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err("the base URL must start with http:// or https://".into());
+                return Err(FormError::NotHttp);
             }
             if self.model.trim().is_empty() {
-                return Err("enter a model name".into());
+                return Err(FormError::NoModel);
             }
             config.base_url = Some(url.trim_end_matches('/').to_string());
             config.model = Some(self.model.trim().to_string());

@@ -1,0 +1,105 @@
+//! The piano roll: the playing section and the ones queued after it, one lane per instrument,
+//! with the playhead. The layout (which note goes where) is [`super::view::roll_layout`]; this
+//! module only paints it.
+
+use super::view::roll_layout;
+use crate::link::EditorLink;
+use egui::{Color32, Pos2, Rect, Stroke, Vec2};
+use infinite_jazz_engine::section::{Instrument, Section};
+use infinite_jazz_engine::sequencer::roll::RollSnapshot;
+use infinite_jazz_engine::timing::RuntimeConfig;
+
+/// Lane colours: bass, drums, piano, sax (the band panel names the instruments in them too).
+pub const LANE_COLORS: [Color32; 4] = [
+    Color32::from_rgb(86, 156, 214),
+    Color32::from_rgb(220, 120, 90),
+    Color32::from_rgb(120, 200, 120),
+    Color32::from_rgb(230, 190, 80),
+];
+
+/// Beats of music the roll shows, from the start of the playing section.
+const ROLL_BEATS: f32 = 24.0;
+
+/// The roll's copy of the playing section, refreshed when the sequencer publishes a new one.
+#[derive(Default)]
+pub struct PianoRoll {
+    snapshot: RollSnapshot,
+}
+
+impl PianoRoll {
+    /// Takes the sequencer's newest snapshot, if it changed since the last frame.
+    fn refresh(&mut self, link: &EditorLink) {
+        if let Ok(mut roll) = link.roll.lock() {
+            if let Some(output) = roll.as_mut() {
+                let latest = output.read();
+                if latest.serial != self.snapshot.serial {
+                    self.snapshot = latest.clone();
+                }
+            }
+        }
+    }
+
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        link: &EditorLink,
+        upcoming: &[Section],
+        config: &RuntimeConfig,
+    ) {
+        self.refresh(link);
+        let rects = roll_layout(&self.snapshot, upcoming, config, ROLL_BEATS);
+        let size = Vec2::new(ui.available_width(), 220.0);
+        let (response, painter) = ui.allocate_painter(size, egui::Sense::hover());
+        let area = response.rect;
+        painter.rect_filled(area, 4.0, Color32::from_gray(24));
+        let lane_h = area.height() / 4.0;
+        let x = |beat: f32| area.left() + beat / ROLL_BEATS * area.width();
+        let vertical = |beat: f32, stroke: Stroke| {
+            painter.line_segment(
+                [
+                    Pos2::new(x(beat), area.top()),
+                    Pos2::new(x(beat), area.bottom()),
+                ],
+                stroke,
+            );
+        };
+        for (i, instrument) in Instrument::ALL.iter().enumerate() {
+            let top = area.top() + lane_h * i as f32;
+            painter.text(
+                Pos2::new(area.left() + 4.0, top + 2.0),
+                egui::Align2::LEFT_TOP,
+                instrument.header(),
+                egui::FontId::proportional(11.0),
+                Color32::from_gray(140),
+            );
+            painter.line_segment(
+                [Pos2::new(area.left(), top), Pos2::new(area.right(), top)],
+                Stroke::new(1.0, Color32::from_gray(45)),
+            );
+        }
+        for bar in (0..ROLL_BEATS as usize).step_by(4) {
+            vertical(bar as f32, Stroke::new(1.0, Color32::from_gray(50)));
+        }
+        for r in &rects {
+            let lane = r.instrument.index() as f32;
+            let y = area.top() + lane_h * (lane + 1.0) - 6.0 - r.height * (lane_h - 14.0);
+            let color = if r.playing {
+                LANE_COLORS[r.instrument.index()]
+            } else {
+                LANE_COLORS[r.instrument.index()].gamma_multiply(0.45)
+            };
+            painter.rect_filled(
+                Rect::from_min_max(
+                    Pos2::new(x(r.x0), y - 2.5),
+                    Pos2::new(x(r.x1).max(x(r.x0) + 2.0), y + 2.5),
+                ),
+                1.0,
+                color,
+            );
+        }
+        let into_section = (link.stats.position_beats() - self.snapshot.section_start) as f32;
+        if self.snapshot.serial != 0 && (0.0..=ROLL_BEATS).contains(&into_section) {
+            vertical(into_section, Stroke::new(2.0, Color32::WHITE));
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Saving what the band played from the editor: a MIDI file and its tracker text side by side,
+//! under a name nothing else has (two saves in one second never overwrite each other, nor the
+//! user's files). Blocking file I/O: the editor runs it on a thread of its own.
+
+use infinite_jazz_engine::midi_file::{write_smf, MidiFileError};
+use infinite_jazz_engine::section::Section;
+use infinite_jazz_engine::take::{write_take, TakeInfo};
+use infinite_jazz_engine::timing::RuntimeConfig;
+use infinite_jazz_files::{unused_path, write_bytes_atomically, FileError};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Why a take could not be saved.
+#[derive(Debug, Error)]
+pub enum TakeExportError {
+    #[error("nothing has played yet")]
+    NothingPlayed,
+    #[error("cannot create the folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Midi(#[from] MidiFileError),
+    #[error("could not start saving: {0}")]
+    Thread(std::io::Error),
+    #[error(transparent)]
+    Write(#[from] FileError),
+}
+
+/// One take to save: the sections, the timing they were played with and the take's notes.
+pub struct TakeExport {
+    pub sections: Vec<Section>,
+    pub config: RuntimeConfig,
+    pub info: TakeInfo,
+}
+
+impl TakeExport {
+    /// Writes `<folder>/infinite-jazz-<seconds>.mid` and `.txt` (with a number added when
+    /// either is taken) and returns their common path without extension.
+    pub fn save(&self, folder: &Path, stamp_secs: u64) -> Result<PathBuf, TakeExportError> {
+        if self.sections.is_empty() {
+            return Err(TakeExportError::NothingPlayed);
+        }
+        std::fs::create_dir_all(folder).map_err(|source| TakeExportError::Folder {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+        let stem = format!("infinite-jazz-{stamp_secs}");
+        let mut base = unused_path(folder, &stem, "mid").with_extension("");
+        // The text's name must be free too; the MIDI file's numbering moves on until both are.
+        let mut n = 2;
+        while std::fs::symlink_metadata(base.with_extension("txt")).is_ok() {
+            base = unused_path(folder, &format!("{stem}-{n}"), "mid").with_extension("");
+            n += 1;
+        }
+        let midi = write_smf(&self.sections, &self.config)?;
+        write_bytes_atomically(&base.with_extension("mid"), &midi)?;
+        let text = write_take(&self.info, &self.sections);
+        write_bytes_atomically(&base.with_extension("txt"), text.as_bytes())?;
+        Ok(base)
+    }
+}
+
+/// Seconds since 1970, for the file names.
+pub fn now_stamp() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infinite_jazz_engine::composer::{BuiltinComposer, ComposerSettings};
+    use infinite_jazz_engine::take::read_take;
+
+    fn take(sections: usize) -> TakeExport {
+        let config = RuntimeConfig::default();
+        let mut composer = BuiltinComposer::new(&ComposerSettings::default());
+        TakeExport {
+            sections: (0..sections)
+                .map(|_| composer.compose_next(&config).section)
+                .collect(),
+            info: TakeInfo::from_config(&config),
+            config,
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "infinite-jazz-take-export-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn saves_never_overwrite_and_the_text_reads_back() {
+        let dir = scratch("twice").join("new folder");
+        let export = take(2);
+        let first = export.save(&dir, 1000).expect("saves");
+        // A file of the user's with the next text name is left alone.
+        std::fs::write(dir.join("infinite-jazz-1000-2.txt"), "mine").expect("write");
+        let second = export.save(&dir, 1000).expect("saves again");
+        assert_ne!(first, second);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("infinite-jazz-1000-2.txt")).expect("read"),
+            "mine"
+        );
+        for base in [&first, &second] {
+            let midi = std::fs::read(base.with_extension("mid")).expect("midi");
+            assert!(midi.starts_with(b"MThd"));
+            let text = std::fs::read_to_string(base.with_extension("txt")).expect("text");
+            let read = read_take(&text, RuntimeConfig::default()).expect("the text parses");
+            assert_eq!(read.sections, export.sections);
+        }
+    }
+
+    #[test]
+    fn nothing_played_or_no_folder_is_a_clear_error() {
+        let dir = scratch("errors");
+        assert!(matches!(
+            take(0).save(&dir, 1),
+            Err(TakeExportError::NothingPlayed)
+        ));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("a file");
+        std::fs::write(&file, "x").expect("write");
+        let err = take(1)
+            .save(&file.join("below"), 1)
+            .expect_err("a file is no folder");
+        assert!(matches!(err, TakeExportError::Folder { .. }), "{err}");
+    }
+}
