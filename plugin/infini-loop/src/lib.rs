@@ -1,6 +1,8 @@
 //! Infini Loop: a sampler that turns a text prompt (through MusicGPT) or a folder of clips into
 //! an endless stream of seamless loops, in time with the host.
 
+#![forbid(unsafe_code)]
+
 pub mod editor;
 pub mod link;
 pub mod loop_export;

@@ -1,6 +1,8 @@
 //! The Infinite Jazz MIDI generator plugin: parameters, host glue, and the hand-over between
 //! the section worker and the audio-thread [`Sequencer`].
 
+#![forbid(unsafe_code)]
+
 mod clock;
 pub mod editor;
 pub mod link;

@@ -1,0 +1,129 @@
+//! Walking bass: quarter notes that state each chord and lead into the next.
+//!
+//! Rules: a chord's first beat plays its root (sometimes its third or fifth); other strong
+//! beats (1 and 3) play chord tones; beat 2 may pass through the chord's scale; the beat
+//! before a chord change approaches the next root by a half step or from its fifth. The line
+//! keeps a direction and turns around at the edges of the register.
+
+use super::{idiomatic, nearest_key, velocity, SectionHarmony};
+use crate::section::{Note, Part, STEPS_PER_BEAT};
+use crate::timing::PitchRange;
+
+/// The bass player: a walking line, a note a beat, that steps towards the next chord's root.
+pub struct WalkingBass {
+    last: Option<u8>,
+    ascending: bool,
+}
+
+impl WalkingBass {
+    /// A bassist who has not played yet (the first note is the chord's root).
+    pub fn new() -> Self {
+        WalkingBass {
+            last: None,
+            ascending: true,
+        }
+    }
+
+    /// Writes the bass part of one section over `harmony`, inside `range`; the line carries on
+    /// from where the last section left it.
+    pub fn play(
+        &mut self,
+        part: &mut Part,
+        harmony: &SectionHarmony,
+        rng: &mut fastrand::Rng,
+        range: PitchRange,
+    ) {
+        // E1 to G3: where a walking line sits on an upright.
+        let range = idiomatic(range, 28, 55);
+        let centre = (i32::from(range.low) + i32::from(range.high)) / 2 - 4;
+        let beats = part.steps.len() / STEPS_PER_BEAT;
+        for beat in 0..beats {
+            let chord = harmony.chord_at_beat(beat);
+            let next = harmony.chord_at_beat(beat + 1);
+            let last = self.last.map_or(centre, i32::from);
+            if i32::from(range.high) - last < 5 {
+                self.ascending = false;
+            } else if last - i32::from(range.low) < 5 {
+                self.ascending = true;
+            }
+            let dir = if self.ascending { 1 } else { -1 };
+            let strong = beat % 2 == 0;
+            let key = if harmony.chord_starts_at_beat(beat) {
+                if rng.f32() < 0.15 && beat % 4 != 0 {
+                    let third_or_fifth = chord.pitch_classes()[1 + rng.usize(..2)];
+                    nearest_key(last, range, |k| k % 12 == third_or_fifth)
+                } else {
+                    if rng.f32() < 0.2 {
+                        self.ascending = !self.ascending;
+                    }
+                    nearest_key(last, range, |k| k % 12 == chord.root)
+                }
+            } else if harmony.chord_starts_at_beat(beat + 1) && !strong {
+                let target = nearest_key(last + dir * 2, range, |k| k % 12 == next.root)
+                    .map_or(last, i32::from);
+                let roll = rng.f32();
+                if roll < 0.55 {
+                    // Chromatic approach from the side the line is coming from.
+                    let side = if last > target { 1 } else { -1 };
+                    let k = target + side;
+                    if range.contains(k.clamp(0, 127) as u8) {
+                        Some(k as u8)
+                    } else {
+                        Some((target - side).clamp(0, 127) as u8).filter(|k| range.contains(*k))
+                    }
+                } else if roll < 0.75 {
+                    // The next root's fifth, a dominant approach.
+                    let fifth = (next.root + 7) % 12;
+                    nearest_key(target, range, |k| k % 12 == fifth && i32::from(k) != last)
+                } else {
+                    nearest_key(target, range, |k| chord.contains(k) && i32::from(k) != last)
+                }
+            } else if !strong && rng.f32() < 0.35 {
+                // A scale step in the walking direction.
+                nearest_key(last + dir * 2, range, |k| {
+                    chord.scale_contains(k)
+                        && i32::from(k) != last
+                        && (i32::from(k) - last) * dir > 0
+                })
+            } else {
+                nearest_key(last + dir * 4, range, |k| {
+                    chord.contains(k) && i32::from(k) != last
+                })
+            };
+            let key = key
+                .or_else(|| nearest_key(last, range, |k| k % 12 == chord.root))
+                .unwrap_or(range.low);
+            let accent = if strong { 94 } else { 86 };
+            let step = beat * STEPS_PER_BEAT;
+            let skip = !harmony.chord_starts_at_beat(beat + 1) && rng.f32() < 0.08;
+            part.set(
+                step,
+                vec![Note {
+                    key,
+                    velocity: velocity(rng, accent, 6),
+                }],
+            );
+            if skip {
+                // The swung "skip" ghost note before the next beat.
+                part.hold(step, 2);
+                part.set(
+                    step + 2,
+                    vec![Note {
+                        key,
+                        velocity: velocity(rng, 50, 5),
+                    }],
+                );
+                part.hold(step + 2, 2);
+            } else {
+                part.hold(step, if rng.f32() < 0.7 { 4 } else { 3 });
+            }
+            self.last = Some(key);
+        }
+    }
+}
+
+impl Default for WalkingBass {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,210 @@
+//! The built-in composer: a seeded, offline jazz quartet that never runs out of music.
+//!
+//! It plays a song form (see [`harmony::Form`]) chorus after chorus. Each player is a small
+//! struct that keeps what it needs between sections (the bass's last note, the piano's last
+//! voicing, the sax's motif), so consecutive sections continue the music rather than restart.
+
+pub mod bass;
+pub mod drums;
+pub mod harmony;
+pub mod piano;
+pub mod sax;
+
+use super::section::{Section, STEPS_PER_BAR, STEPS_PER_BEAT};
+use super::timing::{PitchRange, RuntimeConfig};
+use harmony::{Chord, Form, Progression};
+use serde::{Deserialize, Serialize};
+
+/// What the composer plays over. Unset fields are chosen from the seed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComposerSettings {
+    /// Where the random choices start: the same seed plays the same music.
+    pub seed: u64,
+    /// The tune's form; `None` picks one from the seed.
+    pub form: Option<Form>,
+    /// Tonic pitch class, 0 = C.
+    pub key: Option<u8>,
+    /// A user's own changes; overrides `form` and `key`.
+    pub progression: Option<Progression>,
+}
+
+/// A section with the harmony it was written over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComposedSection {
+    /// The four parts.
+    pub section: Section,
+    /// Bar of the song (counting from 0 at the top of the first chorus) the section starts on.
+    pub first_bar: usize,
+    /// The section's changes, e.g. `| Dm7 | G7 |`.
+    pub changes: String,
+}
+
+/// The section's view of the song's harmony.
+pub struct SectionHarmony<'a> {
+    /// The song's changes.
+    pub progression: &'a Progression,
+    /// Bar of the song the section starts on (0 at the top of the first chorus).
+    pub first_bar: usize,
+}
+
+impl SectionHarmony<'_> {
+    /// Chord on beat `beat` of the section; beats past the section continue the form.
+    pub fn chord_at_beat(&self, beat: usize) -> Chord {
+        let bar = self.first_bar + beat / 4;
+        self.progression.chord_at(bar, beat % 4)
+    }
+
+    /// Chord on step `step` (16ths) of the section.
+    pub fn chord_at_step(&self, step: usize) -> Chord {
+        self.chord_at_beat(step / STEPS_PER_BEAT)
+    }
+
+    /// Whether a chord begins on beat `beat` (always true on bar lines).
+    pub fn chord_starts_at_beat(&self, beat: usize) -> bool {
+        let bar = self.first_bar + beat / 4;
+        self.progression
+            .bar(bar)
+            .iter()
+            .any(|s| usize::from(s.start_beat) == beat % 4)
+    }
+
+    /// Absolute bar of the song for a step of the section.
+    pub fn song_bar(&self, step: usize) -> usize {
+        self.first_bar + step / STEPS_PER_BAR
+    }
+}
+
+/// Common jazz keys, weighted towards the horn-friendly flat keys.
+const KEYS: [u8; 8] = [5, 10, 3, 0, 7, 8, 5, 10];
+
+/// The built-in composer: a walking bass, a drummer, a comping pianist and a sax line over a
+/// jazz form, section after section; deterministic for a seed. It answers in well under a
+/// millisecond, which is why it can stand in for a model at any moment.
+pub struct BuiltinComposer {
+    rng: fastrand::Rng,
+    progression: Progression,
+    description: String,
+    next_bar: usize,
+    bass: bass::WalkingBass,
+    drums: drums::Drummer,
+    piano: piano::Comping,
+    sax: sax::SaxLine,
+}
+
+impl BuiltinComposer {
+    /// A composer for these settings; unset form and key are drawn from the seed.
+    pub fn new(settings: &ComposerSettings) -> Self {
+        let mut rng = fastrand::Rng::with_seed(settings.seed);
+        let form = settings
+            .form
+            .unwrap_or_else(|| Form::ALL[rng.usize(..Form::ALL.len())]);
+        let key = settings
+            .key
+            .unwrap_or_else(|| KEYS[rng.usize(..KEYS.len())])
+            % 12;
+        let (progression, description) = match &settings.progression {
+            Some(p) => (p.clone(), "custom changes".to_string()),
+            None => (
+                form.progression(key),
+                format!("{} in {}", form.name(), harmony::key_name(key)),
+            ),
+        };
+        BuiltinComposer {
+            bass: bass::WalkingBass::new(),
+            drums: drums::Drummer::new(),
+            piano: piano::Comping::new(),
+            sax: sax::SaxLine::new(),
+            rng,
+            progression,
+            description,
+            next_bar: 0,
+        }
+    }
+
+    /// The changes it plays over.
+    pub fn progression(&self) -> &Progression {
+        &self.progression
+    }
+
+    /// e.g. `blues in F`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The song bar the next section starts on.
+    pub fn next_bar(&self) -> usize {
+        self.next_bar
+    }
+
+    /// Writes the next section of the song, continuing where the last one ended.
+    pub fn compose_next(&mut self, config: &RuntimeConfig) -> ComposedSection {
+        let total_steps = config.total_steps();
+        let bars = config.bars_per_section();
+        let harmony = SectionHarmony {
+            progression: &self.progression,
+            first_bar: self.next_bar,
+        };
+        let mut section = Section::empty(total_steps);
+        use super::section::Instrument::*;
+        self.bass.play(
+            section.part_mut(Bass),
+            &harmony,
+            &mut self.rng,
+            config.range(Bass),
+        );
+        self.drums.play(
+            section.part_mut(Drums),
+            &harmony,
+            &mut self.rng,
+            config.range(Drums),
+        );
+        self.piano.play(
+            section.part_mut(Piano),
+            &harmony,
+            &mut self.rng,
+            config.range(Piano),
+        );
+        self.sax.play(
+            section.part_mut(Sax),
+            &harmony,
+            &mut self.rng,
+            config.range(Sax),
+        );
+        let composed = ComposedSection {
+            section,
+            first_bar: self.next_bar,
+            changes: self.progression.describe(self.next_bar, bars),
+        };
+        self.next_bar += bars;
+        composed
+    }
+}
+
+/// The key nearest to `target` inside `range` whose pitch class passes `wanted`.
+pub(crate) fn nearest_key(
+    target: i32,
+    range: PitchRange,
+    wanted: impl Fn(u8) -> bool,
+) -> Option<u8> {
+    (range.low..=range.high)
+        .filter(|k| wanted(*k))
+        .min_by_key(|k| ((i32::from(*k) - target).abs(), *k))
+}
+
+/// Narrows a configured range to an idiomatic one, keeping at least an octave and a half.
+pub(crate) fn idiomatic(range: PitchRange, low: u8, high: u8) -> PitchRange {
+    let lo = range.low.max(low);
+    let hi = range.high.min(high);
+    if hi >= lo + 18 {
+        PitchRange::new(lo, hi)
+    } else {
+        range
+    }
+}
+
+/// A velocity around `centre`, ± `spread`, kept audible.
+pub(crate) fn velocity(rng: &mut fastrand::Rng, centre: u8, spread: u8) -> u8 {
+    let low = centre.saturating_sub(spread).max(1);
+    let high = centre.saturating_add(spread).min(127);
+    rng.u8(low..=high)
+}

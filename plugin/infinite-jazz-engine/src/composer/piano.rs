@@ -1,0 +1,153 @@
+//! Piano comping: rootless voicings in syncopated rhythms.
+//!
+//! Rules: each hit voices the chord sounding at that moment without its root (the bass has
+//! it), choosing between the two voicing forms and octaves the one closest to the previous
+//! voicing, so the inner voices move by small steps. Rhythms come from a vocabulary of comping
+//! figures (Charleston, its reverse, off-beat stabs, anticipations of the next bar's chord).
+
+use super::{idiomatic, velocity, SectionHarmony};
+use crate::section::{Note, Part, STEPS_PER_BAR};
+use crate::timing::PitchRange;
+
+/// A comping figure: (step in bar, length in steps, plays the next bar's chord).
+type Figure = &'static [(usize, usize, bool)];
+
+const FIGURES: [Figure; 9] = [
+    // Charleston.
+    &[(0, 3, false), (6, 2, false)],
+    // Reverse Charleston.
+    &[(2, 2, false), (8, 3, false)],
+    // Off-beat stabs.
+    &[(2, 2, false), (10, 2, false)],
+    // Hit on the "and" of 2, anticipate the next bar.
+    &[(6, 2, false), (14, 2, true)],
+    // Sustained half notes.
+    &[(0, 7, false), (8, 6, false)],
+    // One long chord.
+    &[(0, 12, false)],
+    // Late and sparse.
+    &[(4, 3, false)],
+    // Busy: 2, the "and" of 2, the "and" of 3.
+    &[(4, 2, false), (6, 2, false), (10, 3, false)],
+    // Only the anticipation.
+    &[(14, 2, true)],
+];
+
+/// The pianist: rootless voicings in the left-hand register, comped in short rhythmic figures,
+/// led smoothly from chord to chord.
+pub struct Comping {
+    /// Centre of the last voicing (mean key), for voice leading.
+    last_centre: Option<f32>,
+    /// Whether the previous bar was left empty.
+    laid_out: bool,
+}
+
+impl Comping {
+    /// A pianist with no voicing to lead from yet.
+    pub fn new() -> Self {
+        Comping {
+            last_centre: None,
+            laid_out: false,
+        }
+    }
+
+    /// Writes the piano part of one section over `harmony`, inside `range`.
+    pub fn play(
+        &mut self,
+        part: &mut Part,
+        harmony: &SectionHarmony,
+        rng: &mut fastrand::Rng,
+        range: PitchRange,
+    ) {
+        // Left-hand voicings live around middle C; below E3 they turn to mud.
+        let range = idiomatic(range, 50, 79);
+        let bars = part.steps.len() / STEPS_PER_BAR;
+        for bar in 0..bars {
+            let base = bar * STEPS_PER_BAR;
+            // A bar of silence now and then, never two in a row.
+            let figure = if !self.laid_out && rng.f32() < 0.05 {
+                &[][..]
+            } else {
+                FIGURES[rng.usize(..FIGURES.len())]
+            };
+            self.laid_out = figure.is_empty();
+            for &(step, len, anticipate) in figure {
+                let at = base + step;
+                let chord = if anticipate {
+                    harmony.chord_at_beat((base + STEPS_PER_BAR) / 4)
+                } else {
+                    harmony.chord_at_step(at)
+                };
+                // Keep a hit inside its chord: stop at the next chord change.
+                let mut len = len;
+                for s in at + 1..at + len {
+                    if !anticipate && harmony.chord_at_step(s) != chord {
+                        len = s - at;
+                        break;
+                    }
+                }
+                let keys = self.voice(chord, range);
+                let top = velocity(rng, 64, 8);
+                let notes = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| Note {
+                        key: *k,
+                        // The top voice sings a little over the others.
+                        velocity: if i + 1 == keys.len() {
+                            top.saturating_add(6).min(127)
+                        } else {
+                            top
+                        },
+                    })
+                    .collect();
+                part.set(at, notes);
+                part.hold(at, len);
+            }
+        }
+    }
+
+    fn voice(&mut self, chord: super::harmony::Chord, range: PitchRange) -> Vec<u8> {
+        let target = self.last_centre.unwrap_or(62.0);
+        let mut best: Option<(f32, Vec<u8>)> = None;
+        for shape in chord.quality.rootless_voicings() {
+            for octave in 3..=6u8 {
+                let bottom = i32::from(octave) * 12 + i32::from(chord.root);
+                let keys: Vec<i32> = shape.iter().map(|i| bottom + i32::from(*i)).collect();
+                if keys
+                    .iter()
+                    .any(|k| !(i32::from(range.low)..=i32::from(range.high)).contains(k))
+                {
+                    continue;
+                }
+                let centre = keys.iter().sum::<i32>() as f32 / keys.len() as f32;
+                let distance = (centre - target).abs();
+                if best.as_ref().is_none_or(|(d, _)| distance < *d) {
+                    best = Some((distance, keys.iter().map(|k| *k as u8).collect()));
+                }
+            }
+        }
+        let keys = match best {
+            Some((_, keys)) => keys,
+            // A range too narrow for four notes: play the guide tones (3rd and 7th) folded in.
+            None => {
+                let pcs = chord.pitch_classes();
+                [pcs[1], pcs[3]]
+                    .iter()
+                    .filter_map(|pc| range.fold(60 + pc))
+                    .collect()
+            }
+        };
+        if !keys.is_empty() {
+            self.last_centre =
+                Some(keys.iter().map(|k| f32::from(*k)).sum::<f32>() / keys.len() as f32);
+        }
+        keys
+    }
+}
+
+impl Default for Comping {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,244 @@
+//! The sax: phrases of swung 8th-note lines, separated by breaths, built on a motif that
+//! returns and develops from section to section.
+//!
+//! Rules: notes on beats are chord tones, off-beat 8ths may pass through the chord's scale;
+//! a phrase is one to three bars long, starts by restating (or varying) the motif, and ends
+//! on a long chord tone, preferably the 3rd or 7th. The line moves mostly stepwise, leaps by
+//! chord tones, and turns at the edges of the register.
+
+use super::{idiomatic, nearest_key, velocity, SectionHarmony};
+use crate::section::{Note, Part, STEPS_PER_BAR};
+use crate::timing::PitchRange;
+
+/// A rhythmic and melodic cell: (onset step from the phrase start, length in steps, movement
+/// in scale steps from the previous note).
+#[derive(Debug, Clone, PartialEq)]
+struct Motif {
+    cells: Vec<(usize, usize, i32)>,
+}
+
+impl Motif {
+    fn invent(rng: &mut fastrand::Rng) -> Motif {
+        let mut cells = Vec::new();
+        let mut step = if rng.bool() { 0 } else { 2 };
+        let count = rng.usize(3..=5);
+        for i in 0..count {
+            let len = if i + 1 == count {
+                4 + 2 * rng.usize(0..=2)
+            } else {
+                [2, 2, 2, 4][rng.usize(..4)]
+            };
+            let movement = if i == 0 {
+                0
+            } else {
+                [-2, -1, -1, 1, 1, 2, 3, -3][rng.usize(..8)]
+            };
+            cells.push((step, len, movement));
+            step += len;
+        }
+        Motif { cells }
+    }
+
+    /// Development: displace the rhythm, invert the contour, or extend the tail.
+    fn develop(&self, rng: &mut fastrand::Rng) -> Motif {
+        let mut cells = self.cells.clone();
+        match rng.usize(..3) {
+            0 => {
+                for c in &mut cells {
+                    c.0 += 2;
+                }
+            }
+            1 => {
+                for c in &mut cells {
+                    c.2 = -c.2;
+                }
+            }
+            _ => {
+                if let Some(&(step, len, movement)) = cells.last() {
+                    cells.push((step + len, 2, -movement.signum()));
+                }
+            }
+        }
+        Motif { cells }
+    }
+
+    fn length(&self) -> usize {
+        self.cells.last().map_or(0, |(s, l, _)| s + l)
+    }
+}
+
+/// The saxophonist: phrases built from a motif that is repeated and varied, chord tones on
+/// strong beats, rests between phrases.
+pub struct SaxLine {
+    motif: Option<Motif>,
+    last: Option<u8>,
+    /// Steps of rest still owed before the next phrase (carried across sections).
+    resting: usize,
+    ascending: bool,
+}
+
+impl SaxLine {
+    /// A saxophonist who rests a beat before the first phrase.
+    pub fn new() -> Self {
+        SaxLine {
+            motif: None,
+            last: None,
+            resting: 4,
+            ascending: true,
+        }
+    }
+
+    /// Writes the sax part of one section over `harmony`, inside `range`; phrases may cross the
+    /// section's end.
+    pub fn play(
+        &mut self,
+        part: &mut Part,
+        harmony: &SectionHarmony,
+        rng: &mut fastrand::Rng,
+        range: PitchRange,
+    ) {
+        // The singing middle of the horn; the extremes are for climaxes a model may write.
+        let range = idiomatic(range, 53, 77);
+        let total = part.steps.len();
+        let mut step = self.resting.min(total);
+        self.resting = self.resting.saturating_sub(total);
+        while step < total {
+            let phrase_len = STEPS_PER_BAR * rng.usize(1..=3) - [0, 2, 4][rng.usize(..3)];
+            let phrase_end = (step + phrase_len).min(total);
+            self.phrase(part, harmony, rng, range, step, phrase_end);
+            let breath = [4, 6, 8, 12, 16][rng.usize(..5)];
+            step = phrase_end + breath;
+            if step > total {
+                self.resting = step - total;
+            }
+        }
+    }
+
+    fn phrase(
+        &mut self,
+        part: &mut Part,
+        harmony: &SectionHarmony,
+        rng: &mut fastrand::Rng,
+        range: PitchRange,
+        start: usize,
+        end: usize,
+    ) {
+        let centre = (i32::from(range.low) + i32::from(range.high)) / 2;
+        let mut last = self.last.map_or(centre, i32::from);
+        // Start the phrase with the motif (stated or developed) when it fits.
+        let motif = match &self.motif {
+            None => {
+                let m = Motif::invent(rng);
+                self.motif = Some(m.clone());
+                Some(m)
+            }
+            Some(m) if rng.f32() < 0.6 => Some(if rng.bool() {
+                m.clone()
+            } else {
+                m.develop(rng)
+            }),
+            Some(_) => None,
+        };
+        let mut onsets: Vec<(usize, usize, Option<i32>)> = Vec::new();
+        let mut cursor = start;
+        if let Some(m) = motif.filter(|m| start + m.length() <= end) {
+            for (s, l, movement) in &m.cells {
+                onsets.push((start + s, *l, Some(*movement)));
+            }
+            cursor = start + m.length();
+        }
+        // Continue with an 8th-note line, with the odd quarter, then a long final note.
+        while cursor + 2 <= end {
+            let remaining = end - cursor;
+            let len = if remaining <= 6 {
+                remaining
+            } else if rng.f32() < 0.2 {
+                4
+            } else {
+                2
+            };
+            onsets.push((cursor, len, None));
+            cursor += len;
+        }
+        let count = onsets.len();
+        for (i, (at, len, movement)) in onsets.into_iter().enumerate() {
+            let chord = harmony.chord_at_step(at);
+            let on_beat = at % 4 == 0;
+            let final_note = i + 1 == count;
+            if i32::from(range.high) - last < 4 {
+                self.ascending = false;
+            } else if last - i32::from(range.low) < 4 {
+                self.ascending = true;
+            } else if rng.f32() < 0.15 {
+                self.ascending = !self.ascending;
+            }
+            let dir = if self.ascending { 1 } else { -1 };
+            let key = if final_note {
+                // End on a guide tone: the 3rd or the 7th.
+                let pcs = chord.pitch_classes();
+                let guide = [pcs[1], pcs[3]];
+                nearest_key(last, range, |k| guide.contains(&(k % 12)))
+            } else if let Some(movement) = movement {
+                scale_move(last, movement, range, |k| chord.scale_contains(k))
+                    .filter(|k| !on_beat || chord.contains(*k))
+                    .or_else(|| nearest_key(last + movement, range, |k| chord.contains(k)))
+            } else if on_beat || rng.f32() < 0.25 {
+                let leap = if rng.f32() < 0.3 { 4 } else { 2 };
+                nearest_key(last + dir * leap, range, |k| {
+                    chord.contains(k) && i32::from(k) != last
+                })
+            } else {
+                scale_move(last, dir, range, |k| chord.scale_contains(k))
+            };
+            let Some(key) = key else { continue };
+            // Jazz phrasing leans on the off-beats; the last note of a phrase is softer.
+            let centre_vel = if final_note {
+                74
+            } else if on_beat {
+                80
+            } else {
+                88
+            };
+            part.set(
+                at,
+                vec![Note {
+                    key,
+                    velocity: velocity(rng, centre_vel, 6),
+                }],
+            );
+            part.hold(at, len);
+            last = i32::from(key);
+        }
+        self.last = Some(last.clamp(0, 127) as u8);
+    }
+}
+
+/// Moves `steps` scale degrees from `from` (degrees are keys passing `in_scale`).
+fn scale_move(
+    from: i32,
+    steps: i32,
+    range: PitchRange,
+    in_scale: impl Fn(u8) -> bool,
+) -> Option<u8> {
+    if steps == 0 {
+        return nearest_key(from, range, in_scale);
+    }
+    let mut key = from;
+    let mut moved = 0;
+    while moved < steps.abs() {
+        key += steps.signum();
+        if key < i32::from(range.low) || key > i32::from(range.high) {
+            return None;
+        }
+        if in_scale(key as u8) {
+            moved += 1;
+        }
+    }
+    Some(key as u8)
+}
+
+impl Default for SaxLine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
