@@ -167,16 +167,7 @@ fn play_until(
 ) {
     while *beat < until {
         rig.feed(queued);
-        play(
-            rig,
-            Clock::Rolling {
-                start_beat: *beat,
-                beats_per_sample: bps,
-            },
-            samples,
-            live,
-            heard,
-        );
+        play(rig, Clock::rolling(*beat, bps), samples, live, heard);
         *beat += samples as f64 * bps;
     }
 }
@@ -199,10 +190,7 @@ fn notes_land_on_the_swung_grid_under_random_blocks_and_tempo_changes() {
         let bps = tempo / 60.0 / sr;
         play(
             &mut rig,
-            Clock::Rolling {
-                start_beat: beat,
-                beats_per_sample: bps,
-            },
+            Clock::rolling(beat, bps),
             samples,
             &live,
             &mut heard,
@@ -246,10 +234,7 @@ fn slightly_wobbling_positions_never_double_or_drop_a_note() {
         let wobble = (blocks.next(21) as f64 - 11.0) * 1e-5;
         play(
             &mut rig,
-            Clock::Rolling {
-                start_beat: beat + wobble,
-                beats_per_sample: bps,
-            },
+            Clock::rolling(beat + wobble, bps),
             samples,
             &live,
             &mut heard,
@@ -325,10 +310,7 @@ fn loops_replay_the_same_music_and_stops_release_everything() {
             let before = heard.len();
             play(
                 &mut rig,
-                Clock::Rolling {
-                    start_beat: beat,
-                    beats_per_sample: bps,
-                },
+                Clock::rolling(beat, bps),
                 samples,
                 &live,
                 &mut heard,
@@ -440,16 +422,7 @@ fn humanize_delays_stay_small_and_keep_notes_balanced() {
     while beat < 32.0 {
         rig.feed(3);
         let n = blocks.next(2048);
-        play(
-            &mut rig,
-            Clock::Rolling {
-                start_beat: beat,
-                beats_per_sample: bps,
-            },
-            n,
-            &live,
-            &mut heard,
-        );
+        play(&mut rig, Clock::rolling(beat, bps), n, &live, &mut heard);
         beat += n as f64 * bps;
     }
     let ons: Vec<&Heard> = heard
@@ -493,15 +466,9 @@ fn process_never_allocates_or_frees() {
             Clock::Stopped
         } else if round % 53 == 52 {
             beat = 3.0;
-            Clock::Rolling {
-                start_beat: beat,
-                beats_per_sample: bps,
-            }
+            Clock::rolling(beat, bps)
         } else {
-            Clock::Rolling {
-                start_beat: beat,
-                beats_per_sample: bps,
-            }
+            Clock::rolling(beat, bps)
         };
         COUNTING.with(|c| c.set(true));
         rig.sequencer.process(clock, samples, &live, |_| count += 1);
@@ -542,10 +509,7 @@ fn note_ons_land_on_the_nearest_sample_at_odd_tempi_and_rates() {
             rig.feed(4);
             let samples = blocks.next(3000);
             rig.sequencer.process(
-                Clock::Rolling {
-                    start_beat: at as f64 * bps,
-                    beats_per_sample: bps,
-                },
+                Clock::rolling(at as f64 * bps, bps),
                 samples,
                 &live,
                 |event| {
@@ -596,10 +560,7 @@ fn a_frozen_transport_plays_nothing_new() {
     let blocks = |rig: &mut Rig, beat: &mut f64, heard: &mut Vec<Heard>, n, advance: f64| {
         for _ in 0..n {
             rig.feed(4);
-            let clock = Clock::Rolling {
-                start_beat: *beat,
-                beats_per_sample: bps,
-            };
+            let clock = Clock::rolling(*beat, bps);
             play(rig, clock, 512, &live, heard);
             *beat += advance * bps;
         }
@@ -672,10 +633,7 @@ fn a_full_output_drops_note_ons_never_note_offs() {
     while beat < 48.0 {
         rig.feed(4);
         let samples = blocks.next(4000);
-        let clock = Clock::Rolling {
-            start_beat: beat,
-            beats_per_sample: bps,
-        };
+        let clock = Clock::rolling(beat, bps);
         run(&mut rig, clock, samples, block);
         block += 1;
         beat += samples as f64 * bps;
@@ -711,10 +669,7 @@ fn the_roll_is_published_only_while_watched() {
     let mut beat = 0.0;
     let mut block = |sequencer: &mut Sequencer| {
         sequencer.process(
-            Clock::Rolling {
-                start_beat: beat,
-                beats_per_sample: bps,
-            },
+            Clock::rolling(beat, bps),
             512,
             &LiveSettings::default(),
             |_| {},

@@ -1,8 +1,8 @@
 //! The worker's commands as the editor uses them: regenerate drops what was queued.
 
-use infinite_jazz_engine::sequencer::{Clock, LiveSettings, Sequencer, SequencerStats};
+use infinite_jazz_engine::sequencer::{Clock, LiveSettings, SequencerStats};
 use infinite_jazz_engine::worker::{
-    reserve_section, section_queues, SectionWorker, SettingsChanged, SettingsFeed, WorkerCommand,
+    section_queues, start_band, SectionWorker, SettingsChanged, SettingsFeed, WorkerCommand,
     WorkerSettings,
 };
 use std::sync::atomic::Ordering;
@@ -24,15 +24,9 @@ fn regenerate_drops_the_queued_sections_and_fills_again() {
         depth: 4,
         composer: Default::default(),
     };
-    let (worker_queues, queues) = section_queues();
     let stats = Arc::new(SequencerStats::default());
-    let mut sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
-    let worker = SectionWorker::spawn(
-        worker_queues,
-        stats.clone(),
-        SettingsFeed::fixed(settings.clone()),
-    )
-    .expect("worker");
+    let (mut sequencer, worker) =
+        start_band(stats.clone(), SettingsFeed::fixed(settings.clone()), None).expect("band");
     let status = worker.status().clone();
     wait_until("a full queue", || {
         status.queued.load(Ordering::Relaxed) == 4
@@ -54,10 +48,7 @@ fn regenerate_drops_the_queued_sections_and_fills_again() {
     // The sequencer skips the four stale sections and plays the new ones.
     let bps = 120.0 / 60.0 / 48_000.0;
     sequencer.process(
-        Clock::Rolling {
-            start_beat: 0.0,
-            beats_per_sample: bps,
-        },
+        Clock::rolling(0.0, bps),
         256,
         &LiveSettings::default(),
         |_| {},
@@ -76,15 +67,9 @@ fn the_archive_is_what_was_heard_in_order() {
         depth: 16,
         composer: Default::default(),
     };
-    let (worker_queues, queues) = section_queues();
     let stats = Arc::new(SequencerStats::default());
-    let mut sequencer = Sequencer::new(queues, stats.clone(), reserve_section(&settings));
-    let worker = SectionWorker::spawn(
-        worker_queues,
-        stats.clone(),
-        SettingsFeed::fixed(settings.clone()),
-    )
-    .expect("worker");
+    let (mut sequencer, worker) =
+        start_band(stats.clone(), SettingsFeed::fixed(settings.clone()), None).expect("band");
     let status = worker.status().clone();
     wait_until("a full queue", || {
         status.queued.load(Ordering::Relaxed) == 16
@@ -104,10 +89,7 @@ fn the_archive_is_what_was_heard_in_order() {
     let mut beat = 0.0;
     while beat + 512.0 * bps < 24.0 {
         sequencer.process(
-            Clock::Rolling {
-                start_beat: beat,
-                beats_per_sample: bps,
-            },
+            Clock::rolling(beat, bps),
             512,
             &LiveSettings::default(),
             |_| {},

@@ -1,7 +1,7 @@
 //! JACK MIDI output: events carry their frame offsets inside each cycle, so timing is exact to
 //! the frame.
 
-use super::{midi_bytes, Band, Control, PlayArgs, Running};
+use super::{midi_bytes, Band, BandOutput, Control, PlayArgs, Running};
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::sequencer::Clock;
 use infinite_jazz_engine::worker::SectionWorker;
@@ -72,7 +72,6 @@ pub fn start(
     band: Band,
     args: &PlayArgs,
     control: Arc<Control>,
-    limit_beats: Option<f64>,
 ) -> Result<(SectionWorker, Box<dyn Running>)> {
     let (client, _status) = jack::Client::new(&args.client_name, jack::ClientOptions::NO_START_SERVER)
         .map_err(|e| {
@@ -83,14 +82,13 @@ pub fn start(
         .register_port("midi_output", jack::MidiOut::default())
         .map_err(|e| anyhow!("cannot create the JACK MIDI port: {e}"))?;
     let port_name = port.name().map_err(|e| anyhow!("JACK port name: {e}"))?;
-    let Band {
+    let beats_per_sample = band.output.beats_per_sample(sample_rate);
+    let BandOutput {
         mut sequencer,
         live,
-        config,
-        worker,
         ..
-    } = band;
-    let beats_per_sample = config.tempo_bpm() / 60.0 / sample_rate;
+    } = band.output;
+    let worker = band.worker;
     let control_start = control.clone();
     // The beat comes from JACK's frame clock, not from counting the frames we processed: if
     // the server ever skips our cycle, that cycle's notes are lost but the grid never shifts.
@@ -109,8 +107,8 @@ pub fn start(
         let (clock, ending) = if follow_transport {
             match transport_clock(client, beats_per_sample) {
                 Some((beat, bps)) => (
-                    control.clock(beat, bps, limit_beats),
-                    limit_beats.is_some_and(|limit| beat >= limit),
+                    control.clock(beat, bps),
+                    control.limit_beats.is_some_and(|limit| beat >= limit),
                 ),
                 // The transport is stopped: notes are released, and we wait for it to roll.
                 None => (Clock::Stopped, false),
@@ -119,7 +117,7 @@ pub fn start(
             let now = scope.last_frame_time();
             let start = *first_frame.get_or_insert(now);
             let beat = f64::from(now.wrapping_sub(start)) * beats_per_sample;
-            let clock = control.clock(beat, beats_per_sample, limit_beats);
+            let clock = control.clock(beat, beats_per_sample);
             (clock, clock == Clock::Stopped)
         };
         let ending = ending || control.stop.load(Ordering::Relaxed);

@@ -3,7 +3,7 @@
 //! comes, sleeping most of the wait and spinning the last fraction of a millisecond; the lateness
 //! of every send is measured and reported.
 
-use super::{midi_bytes, Band, Control, PlayArgs, Running};
+use super::{midi_bytes, Band, BandOutput, Control, PlayArgs, Running};
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::sequencer::{Clock, MidiEvent};
 use infinite_jazz_engine::worker::SectionWorker;
@@ -141,7 +141,6 @@ pub fn run_clock(
     live: &infinite_jazz_engine::sequencer::LiveSettings,
     bps: f64,
     control: &Control,
-    limit_beats: Option<f64>,
     mut send_bytes: impl FnMut(&[u8]),
 ) -> Vec<Duration> {
     let start = Instant::now();
@@ -155,9 +154,7 @@ pub fn run_clock(
     };
     loop {
         let beat = rendered as f64 * bps;
-        let stopping =
-            control.stop.load(Ordering::Relaxed) || limit_beats.is_some_and(|limit| beat >= limit);
-        if stopping {
+        if control.stopping_at(beat) {
             // What is already scheduled goes out on time, then every note is released.
             for (at, event) in pending.drain(..) {
                 send(
@@ -212,23 +209,21 @@ pub fn start(
     args: &PlayArgs,
     virtual_port: bool,
     control: Arc<Control>,
-    limit_beats: Option<f64>,
 ) -> Result<(SectionWorker, Box<dyn Running>)> {
     let out = open_output(&args.client_name)?;
     let mut connection = connect(out, args, virtual_port)?;
     control.started.store(true, Ordering::SeqCst);
-    let Band {
+    let bps = band.output.beats_per_sample(RATE);
+    let BandOutput {
         mut sequencer,
         live,
-        config,
-        worker,
         ..
-    } = band;
-    let bps = config.tempo_bpm() / 60.0 / RATE;
+    } = band.output;
+    let worker = band.worker;
     let thread = std::thread::Builder::new()
         .name("infinite-jazz-midi-clock".into())
         .spawn(move || {
-            run_clock(&mut sequencer, &live, bps, &control, limit_beats, |bytes| {
+            run_clock(&mut sequencer, &live, bps, &control, |bytes| {
                 let _ = connection.send(bytes);
             })
         })?;
@@ -257,7 +252,10 @@ mod tests {
         let (_worker_queues, queues) = section_queues();
         let stats = std::sync::Arc::new(SequencerStats::default());
         let mut sequencer = Sequencer::new(queues, stats, reserve_section(&settings));
-        let control = Control::default();
+        let control = Control {
+            limit_beats: Some(8.0),
+            ..Control::default()
+        };
         let mut sent: Vec<[u8; 3]> = Vec::new();
         let bps = 240.0 / 60.0 / RATE;
         let mut late = run_clock(
@@ -265,7 +263,6 @@ mod tests {
             &LiveSettings::default(),
             bps,
             &control,
-            Some(8.0),
             |b| {
                 sent.push([b[0], b[1], b[2]]);
             },

@@ -84,11 +84,23 @@ pub struct PlayArgs {
     pub llm: LlmArgs,
 }
 
-/// The engine running for a session: the worker thread and the sequencer the output drives.
-pub struct Band {
+/// What an output's real-time side owns: the sequencer and the settings it plays with.
+pub struct BandOutput {
     pub sequencer: Sequencer,
     pub live: LiveSettings,
     pub config: RuntimeConfig,
+}
+
+impl BandOutput {
+    /// Beats per sample (or per tick of a clock) at `rate` per second, at the session's tempo.
+    pub fn beats_per_sample(&self, rate: f64) -> f64 {
+        self.config.tempo_bpm() / 60.0 / rate
+    }
+}
+
+/// The engine running for a session: the worker thread and the sequencer the output drives.
+pub struct Band {
+    pub output: BandOutput,
     pub stats: Arc<SequencerStats>,
     pub worker: SectionWorker,
     pub llm_stats: Option<SharedStats>,
@@ -151,9 +163,11 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
         std::thread::sleep(Duration::from_millis(2));
     }
     Ok(Band {
-        sequencer,
-        live,
-        config,
+        output: BandOutput {
+            sequencer,
+            live,
+            config,
+        },
         stats,
         worker,
         llm_stats,
@@ -178,6 +192,8 @@ pub fn midi_bytes(event: &MidiEvent) -> [u8; 3] {
 /// Shared between the output and the main thread.
 #[derive(Default)]
 pub struct Control {
+    /// `--bars` as beats: the music stops there by itself.
+    pub limit_beats: Option<f64>,
     /// Set once the output is wired up (JACK connections made): the music starts then, so
     /// its first notes reach the connected ports.
     pub started: AtomicBool,
@@ -189,13 +205,13 @@ pub struct Control {
 
 impl Control {
     /// Whether a block starting at `beat` should stop the music: asked to, or past the limit.
-    pub fn stopping_at(&self, beat: f64, limit_beats: Option<f64>) -> bool {
-        self.stop.load(Ordering::Relaxed) || limit_beats.is_some_and(|limit| beat >= limit)
+    pub fn stopping_at(&self, beat: f64) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.limit_beats.is_some_and(|limit| beat >= limit)
     }
 
     /// The sequencer's clock for a block starting at `beat`.
-    pub fn clock(&self, beat: f64, beats_per_sample: f64, limit_beats: Option<f64>) -> Clock {
-        if self.stopping_at(beat, limit_beats) {
+    pub fn clock(&self, beat: f64, beats_per_sample: f64) -> Clock {
+        if self.stopping_at(beat) {
             Clock::Stopped
         } else {
             Clock::Rolling {
@@ -244,7 +260,10 @@ pub fn run(args: &PlayArgs) -> Result<()> {
     if args.list_ports {
         return midi_port::list_ports(&args.client_name);
     }
-    let control = Arc::new(Control::default());
+    let control = Arc::new(Control {
+        limit_beats: args.bars.map(|b| b as f64 * 4.0),
+        ..Control::default()
+    });
     {
         let control = control.clone();
         ctrlc::set_handler(move || control.stop.store(true, Ordering::SeqCst))
@@ -254,19 +273,17 @@ pub fn run(args: &PlayArgs) -> Result<()> {
     let stats = band.stats.clone();
     let llm_stats = band.llm_stats.clone();
     let status = band.worker.status().clone();
-    let config = band.config.clone();
+    let config = band.output.config.clone();
     let model_name = band.model_name.clone();
-    let limit_beats = args.bars.map(|b| b as f64 * 4.0);
     let worker_and_runner = match backend {
-        OutputBackend::Jack => jack_out::start(band, args, control.clone(), limit_beats)?,
+        OutputBackend::Jack => jack_out::start(band, args, control.clone())?,
         OutputBackend::Hardware | OutputBackend::Virtual => midi_port::start(
             band,
             args,
             backend == OutputBackend::Virtual,
             control.clone(),
-            limit_beats,
         )?,
-        OutputBackend::Synth => synth_out::start(band, args, control.clone(), limit_beats)?,
+        OutputBackend::Synth => synth_out::start(band, args, control.clone())?,
     };
     let (worker, running) = worker_and_runner;
     let terminal = std::io::stderr().is_terminal();

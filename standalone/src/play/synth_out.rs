@@ -1,7 +1,7 @@
 //! The built-in synth on the default audio device (cpal): the sequencer and the synth run
 //! inside the audio callback, on buffers allocated before it starts.
 
-use super::{Band, Control, PlayArgs, Running};
+use super::{Band, BandOutput, Control, PlayArgs, Running};
 use crate::synth::{find_soundfont, load_soundfont, BandSynth};
 use anyhow::{anyhow, Result};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
@@ -30,7 +30,6 @@ pub fn start(
     band: Band,
     args: &PlayArgs,
     control: Arc<Control>,
-    limit_beats: Option<f64>,
 ) -> Result<(SectionWorker, Box<dyn Running>)> {
     let font = load_soundfont(&find_soundfont(args.soundfont.as_deref())?)?;
     let host = cpal::default_host();
@@ -50,15 +49,14 @@ pub fn start(
     let channels = usize::from(stream_config.channels).max(1);
     let sample_rate = stream_config.sample_rate;
     control.started.store(true, Ordering::SeqCst);
-    let Band {
+    let bps = band.output.beats_per_sample(f64::from(sample_rate));
+    let BandOutput {
         mut sequencer,
         live,
         config,
-        worker,
-        ..
-    } = band;
+    } = band.output;
+    let worker = band.worker;
     let mut synth = BandSynth::new(&font, sample_rate, &config)?;
-    let bps = config.tempo_bpm() / 60.0 / f64::from(sample_rate);
     let mut beat = 0.0f64;
     let mut left = vec![0.0f32; CHUNK];
     let mut right = vec![0.0f32; CHUNK];
@@ -69,7 +67,7 @@ pub fn start(
             move |data: &mut [f32], _| {
                 for frame_chunk in data.chunks_mut(CHUNK * channels) {
                     let frames = frame_chunk.len() / channels;
-                    let clock = control.clock(beat, bps, limit_beats);
+                    let clock = control.clock(beat, bps);
                     let stopping = clock == Clock::Stopped;
                     events.clear();
                     sequencer.process(clock, frames, &live, |e| {

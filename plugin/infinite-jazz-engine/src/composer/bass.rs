@@ -5,9 +5,8 @@
 //! before a chord change approaches the next root by a half step or from its fifth. The line
 //! keeps a direction and turns around at the edges of the register.
 
-use super::{idiomatic, nearest_key, velocity, SectionHarmony};
-use crate::section::{Note, Part, STEPS_PER_BEAT};
-use crate::timing::PitchRange;
+use super::{idiomatic, nearest_key, velocity, SectionCue};
+use crate::section::{Instrument, Note, Part, STEPS_PER_BEAT};
 
 /// The bass player: a walking line, a note a beat, that steps towards the next chord's root.
 pub struct WalkingBass {
@@ -26,13 +25,9 @@ impl WalkingBass {
 
     /// Writes the bass part of one section over `harmony`, inside `range`; the line carries on
     /// from where the last section left it.
-    pub fn play(
-        &mut self,
-        part: &mut Part,
-        harmony: &SectionHarmony,
-        rng: &mut fastrand::Rng,
-        range: PitchRange,
-    ) {
+    pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
+        let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
+        let range = cue.config.range(Instrument::Bass);
         // E1 to G3: where a walking line sits on an upright.
         let range = idiomatic(range, 28, 55);
         let centre = (i32::from(range.low) + i32::from(range.high)) / 2 - 4;

@@ -1,9 +1,8 @@
 //! Swing drums: ride cymbal time, hi-hat on 2 and 4, a feathered kick, snare comping,
 //! and fills that mark the end of each four-bar phrase.
 
-use super::{velocity, SectionHarmony};
-use crate::section::{Note, Part, STEPS_PER_BAR};
-use crate::timing::PitchRange;
+use super::{velocity, SectionCue};
+use crate::section::{Instrument, Note, Part, STEPS_PER_BAR};
 
 /// General MIDI percussion keys.
 pub mod gm {
@@ -50,13 +49,9 @@ impl Drummer {
     }
 
     /// Writes the drum part of one section, phrased by [`PHRASE_BARS`].
-    pub fn play(
-        &mut self,
-        part: &mut Part,
-        harmony: &SectionHarmony,
-        rng: &mut fastrand::Rng,
-        range: PitchRange,
-    ) {
+    pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
+        let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
+        let range = cue.config.range(Instrument::Drums);
         let bars = part.steps.len() / STEPS_PER_BAR;
         let mut hits: Vec<Vec<Note>> = vec![Vec::new(); part.steps.len()];
         for bar in 0..bars {

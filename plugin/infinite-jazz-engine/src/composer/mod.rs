@@ -47,6 +47,17 @@ pub struct SectionHarmony<'a> {
     pub first_bar: usize,
 }
 
+/// What each player is given to write its part of a section: the changes, the band's dice, and
+/// the timing and ranges to play in.
+pub struct SectionCue<'a> {
+    /// The section's view of the song's harmony.
+    pub harmony: SectionHarmony<'a>,
+    /// The composer's random stream, shared by the players in turn.
+    pub rng: &'a mut fastrand::Rng,
+    /// Each instrument's range (and the section's length and swing).
+    pub config: &'a RuntimeConfig,
+}
+
 impl SectionHarmony<'_> {
     /// Chord on beat `beat` of the section; beats past the section continue the form.
     pub fn chord_at_beat(&self, beat: usize) -> Chord {
@@ -146,30 +157,16 @@ impl BuiltinComposer {
         };
         let mut section = Section::empty(total_steps);
         use super::section::Instrument::*;
-        self.bass.play(
-            section.part_mut(Bass),
-            &harmony,
-            &mut self.rng,
-            config.range(Bass),
-        );
-        self.drums.play(
-            section.part_mut(Drums),
-            &harmony,
-            &mut self.rng,
-            config.range(Drums),
-        );
-        self.piano.play(
-            section.part_mut(Piano),
-            &harmony,
-            &mut self.rng,
-            config.range(Piano),
-        );
-        self.sax.play(
-            section.part_mut(Sax),
-            &harmony,
-            &mut self.rng,
-            config.range(Sax),
-        );
+        // One random stream, drawn by the players in band order: a seed plays the same music.
+        let mut cue = SectionCue {
+            harmony,
+            rng: &mut self.rng,
+            config,
+        };
+        self.bass.play(section.part_mut(Bass), &mut cue);
+        self.drums.play(section.part_mut(Drums), &mut cue);
+        self.piano.play(section.part_mut(Piano), &mut cue);
+        self.sax.play(section.part_mut(Sax), &mut cue);
         let composed = ComposedSection {
             section,
             first_bar: self.next_bar,

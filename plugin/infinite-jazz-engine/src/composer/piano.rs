@@ -5,8 +5,8 @@
 //! voicing, so the inner voices move by small steps. Rhythms come from a vocabulary of comping
 //! figures (Charleston, its reverse, off-beat stabs, anticipations of the next bar's chord).
 
-use super::{idiomatic, velocity, SectionHarmony};
-use crate::section::{Note, Part, STEPS_PER_BAR};
+use super::{idiomatic, velocity, SectionCue};
+use crate::section::{Instrument, Note, Part, STEPS_PER_BAR};
 use crate::timing::PitchRange;
 
 /// A comping figure: (step in bar, length in steps, plays the next bar's chord).
@@ -52,13 +52,9 @@ impl Comping {
     }
 
     /// Writes the piano part of one section over `harmony`, inside `range`.
-    pub fn play(
-        &mut self,
-        part: &mut Part,
-        harmony: &SectionHarmony,
-        rng: &mut fastrand::Rng,
-        range: PitchRange,
-    ) {
+    pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
+        let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
+        let range = cue.config.range(Instrument::Piano);
         // Left-hand voicings live around middle C; below E3 they turn to mud.
         let range = idiomatic(range, 50, 79);
         let bars = part.steps.len() / STEPS_PER_BAR;

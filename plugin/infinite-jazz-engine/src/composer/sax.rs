@@ -6,8 +6,8 @@
 //! on a long chord tone, preferably the 3rd or 7th. The line moves mostly stepwise, leaps by
 //! chord tones, and turns at the edges of the register.
 
-use super::{idiomatic, nearest_key, velocity, SectionHarmony};
-use crate::section::{Note, Part, STEPS_PER_BAR};
+use super::{idiomatic, nearest_key, velocity, SectionCue, SectionHarmony};
+use crate::section::{Instrument, Note, Part, STEPS_PER_BAR};
 use crate::timing::PitchRange;
 
 /// A rhythmic and melodic cell: (onset step from the phrase start, length in steps, movement
@@ -90,13 +90,9 @@ impl SaxLine {
 
     /// Writes the sax part of one section over `harmony`, inside `range`; phrases may cross the
     /// section's end.
-    pub fn play(
-        &mut self,
-        part: &mut Part,
-        harmony: &SectionHarmony,
-        rng: &mut fastrand::Rng,
-        range: PitchRange,
-    ) {
+    pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
+        let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
+        let range = cue.config.range(Instrument::Sax);
         // The singing middle of the horn; the extremes are for climaxes a model may write.
         let range = idiomatic(range, 53, 77);
         let total = part.steps.len();

@@ -116,6 +116,16 @@ pub enum Clock {
     },
 }
 
+impl Clock {
+    /// A rolling clock: the block starts at `start_beat` and moves `beats_per_sample` a sample.
+    pub fn rolling(start_beat: f64, beats_per_sample: f64) -> Self {
+        Clock::Rolling {
+            start_beat,
+            beats_per_sample,
+        }
+    }
+}
+
 /// Settings read on the audio thread every block (from plugin parameters or a command line).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiveSettings {
