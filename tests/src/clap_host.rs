@@ -100,6 +100,23 @@ pub struct BlockSpec {
     pub transport: Option<TransportSpec>,
 }
 
+impl BlockSpec {
+    /// `count` blocks of `samples` each, the transport playing at 120 BPM from beat 0; with
+    /// `stop_last`, it stops in the last block (so the plugin releases its notes).
+    pub fn at_120_bpm(count: usize, samples: u32, sample_rate: f64, stop_last: bool) -> Vec<Self> {
+        (0..count)
+            .map(|i| BlockSpec {
+                samples,
+                transport: Some(TransportSpec {
+                    playing: !(stop_last && i + 1 == count),
+                    beat: i as f64 * f64::from(samples) * 2.0 / sample_rate,
+                    tempo: 120.0,
+                }),
+            })
+            .collect()
+    }
+}
+
 /// An event the plugin sent, with its time inside the block.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OutEvent {

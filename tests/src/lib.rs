@@ -1,7 +1,7 @@
 //! Helpers for the host-level tests: where the workspace's built artifacts are, built on
 //! demand so that `cargo test` works alone as well as under `cargo xtask test`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -22,9 +22,13 @@ pub fn target_dir() -> PathBuf {
 static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
 /// Builds `package` (debug profile, optional features) and returns the target directory it
-/// was built into. Tests in one process build one at a time.
+/// was built into. Tests in one process build one at a time. Under `cargo xtask test`
+/// (`INFINITE_JAZZ_PREBUILT`) everything is already built, in one go, and nothing is built here.
 /// (Used by the CLAP tests too.)
 pub fn cargo_build(package: &str, features: &[&str]) -> PathBuf {
+    if std::env::var_os("INFINITE_JAZZ_PREBUILT").is_some() {
+        return target_dir().join("debug");
+    }
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
@@ -50,6 +54,30 @@ pub fn scratch_dir(test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// Fails the test with the command's error output unless it succeeded.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes mono 32-bit float WAV audio: the test clips, shaped like MusicGen's output.
+pub fn write_mono_wav(path: &Path, sample_rate: u32, samples: impl IntoIterator<Item = f32>) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create the WAV file");
+    for s in samples {
+        w.write_sample(s).expect("write a sample");
+    }
+    w.finalize().expect("finish the WAV file");
 }
 
 pub mod clap_host;

@@ -26,12 +26,22 @@ fn infini_loop(dir: &Path, args: &[&str]) -> Output {
         .expect("runs")
 }
 
+/// `jazz` with the arguments of a command line written out (no quoting needed).
+fn jazz_line(dir: &Path, line: &str) -> Output {
+    jazz(dir, &line.split_whitespace().collect::<Vec<_>>())
+}
+
 /// Fails with a message containing `expected`, and no panic.
 fn refused(out: &Output, expected: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "succeeded: {err}");
     assert!(err.contains(expected), "expected {expected:?} in: {err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Refused because the output would overwrite the input.
+fn refused_as_input(out: &Output) {
+    refused(out, "same file as the input");
 }
 
 /// The built-in composer needs nothing from the user's config: whatever is wrong with it.
@@ -48,11 +58,7 @@ fn builtin_render_works(dir: &Path) {
             "builtin",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    integration_tests::assert_success(&out);
 }
 
 fn mkfifo(path: &Path) {
@@ -61,20 +67,12 @@ fn mkfifo(path: &Path) {
 }
 
 fn tone_wav(path: &Path, seconds: f64) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 32_000,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("create");
-    for i in 0..(seconds * 32_000.0) as usize {
+    let samples = (0..(seconds * 32_000.0) as usize).map(|i| {
         let t = i as f32 / 32_000.0;
         let beat = (t * 2.0).fract();
-        w.write_sample(0.3 * (std::f32::consts::TAU * 220.0 * t).sin() * (-beat * 5.0).exp())
-            .expect("sample");
-    }
-    w.finalize().expect("finalize");
+        0.3 * (std::f32::consts::TAU * 220.0 * t).sin() * (-beat * 5.0).exp()
+    });
+    integration_tests::write_mono_wav(path, 32_000, samples);
 }
 
 #[test]
@@ -88,26 +86,12 @@ fn devices_pipes_and_directories_are_refused_at_once() {
         &infini_loop(&dir, &["analyze", fifo.to_str().expect("p")]),
         "pipe",
     );
-    refused(
-        &jazz(&dir, &["txt2midi", "/dev/zero", "out.mid"]),
-        "a device",
-    );
-    refused(&jazz(&dir, &["txt2midi", "take.txt", "out.mid"]), "pipe");
-    refused(&jazz(&dir, &["txt2midi", ".", "out.mid"]), "a directory");
+    refused(&jazz_line(&dir, "txt2midi /dev/zero out.mid"), "a device");
+    refused(&jazz_line(&dir, "txt2midi take.txt out.mid"), "pipe");
+    refused(&jazz_line(&dir, "txt2midi . out.mid"), "a directory");
     // A SoundFont path that is a folder says so.
     refused(
-        &jazz(
-            &dir,
-            &[
-                "render",
-                "--bars",
-                "1",
-                "--out",
-                "x.wav",
-                "--soundfont",
-                "/tmp",
-            ],
-        ),
+        &jazz_line(&dir, "render --bars 1 --out x.wav --soundfont /tmp"),
         "/tmp is a directory",
     );
     // A config that is a device: a clear error, not gigabytes read.
@@ -115,18 +99,7 @@ fn devices_pipes_and_directories_are_refused_at_once() {
     std::fs::create_dir_all(&config).expect("config dir");
     std::os::unix::fs::symlink("/dev/zero", config.join("config.json")).expect("symlink");
     refused(
-        &jazz(
-            &dir,
-            &[
-                "render",
-                "--bars",
-                "1",
-                "--out",
-                "a.mid",
-                "--llm-backend",
-                "openai",
-            ],
-        ),
+        &jazz_line(&dir, "render --bars 1 --out a.mid --llm-backend openai"),
         "a device",
     );
     // ... which never stands in the way of the built-in composer.
@@ -150,49 +123,26 @@ fn a_world_readable_key_file_blocks_only_the_model() {
     )
     .expect("w");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    refused(
-        &jazz(&dir, &["render", "--bars", "1", "--out", "a.mid"]),
-        "chmod 600",
-    );
+    refused(&jazz_line(&dir, "render --bars 1 --out a.mid"), "chmod 600");
     builtin_render_works(&dir);
 }
 
 #[test]
 fn outputs_never_overwrite_inputs_or_each_other() {
     let dir = scratch_dir("hostile_outputs");
-    let out = jazz(
-        &dir,
-        &[
-            "render",
-            "--bars",
-            "2",
-            "--out",
-            "take.mid",
-            "--save-output",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = jazz_line(&dir, "render --bars 2 --out take.mid --save-output");
+    integration_tests::assert_success(&out);
     let text = std::fs::read(dir.join("take.txt")).expect("take.txt");
     std::os::unix::fs::symlink(dir.join("take.txt"), dir.join("link.txt")).expect("symlink");
     std::fs::hard_link(dir.join("take.txt"), dir.join("hard.txt")).expect("hard link");
     for output in ["take.txt", "link.txt", "hard.txt", "./take.txt"] {
-        refused(
-            &jazz(&dir, &["txt2midi", "take.txt", output]),
-            "same file as the input",
-        );
+        refused_as_input(&jazz(&dir, &["txt2midi", "take.txt", output]));
     }
     assert_eq!(std::fs::read(dir.join("take.txt")).expect("kept"), text);
 
     // The MIDI and the text of one render would be the same file.
     refused(
-        &jazz(
-            &dir,
-            &["render", "--bars", "2", "--out", "x.txt", "--save-output"],
-        ),
+        &jazz_line(&dir, "render --bars 2 --out x.txt --save-output"),
         "written twice",
     );
     assert!(!dir.join("x.txt").exists(), "nothing was written");
@@ -201,28 +151,15 @@ fn outputs_never_overwrite_inputs_or_each_other() {
     let audio = std::fs::read(dir.join("in.wav")).expect("in.wav");
     std::os::unix::fs::symlink(dir.join("in.wav"), dir.join("in-link.wav")).expect("symlink");
     for output in ["in.wav", "in-link.wav"] {
-        refused(
-            &infini_loop(&dir, &["export", "in.wav", output]),
-            "same file as the input",
-        );
+        refused_as_input(&infini_loop(&dir, &["export", "in.wav", output]));
     }
     assert_eq!(std::fs::read(dir.join("in.wav")).expect("kept"), audio);
 
     // Too large for a WAV file: refused before anything is composed or written.
     refused(
-        &jazz(
+        &jazz_line(
             &dir,
-            &[
-                "render",
-                "--bars",
-                "4096",
-                "--tempo",
-                "20",
-                "--sample-rate",
-                "192000",
-                "--out",
-                "huge.wav",
-            ],
+            "render --bars 4096 --tempo 20 --sample-rate 192000 --out huge.wav",
         ),
         "4 GiB",
     );

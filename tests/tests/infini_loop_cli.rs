@@ -20,17 +20,7 @@ fn write_clip(path: &Path, period: usize, seconds: f64) -> Vec<f32> {
     let samples: Vec<f32> = (0..(seconds * f64::from(RATE)) as usize)
         .map(|i| one[i % period])
         .collect();
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("create");
-    for s in &samples {
-        w.write_sample(*s).expect("write");
-    }
-    w.finalize().expect("finalize");
+    integration_tests::write_mono_wav(path, RATE, samples.iter().copied());
     samples
 }
 
@@ -58,11 +48,7 @@ fn analyze_prints_json_with_whole_period_loops() {
         "--top",
         "3",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    integration_tests::assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["sample_rate"], 32_000);
     let (start, end) = (
@@ -96,11 +82,7 @@ fn export_writes_the_loop_repeated_without_clicks() {
         "--repeats",
         "3",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    integration_tests::assert_success(&out);
     let json = infini_loop(&["analyze", clip.to_str().expect("p"), "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
     let len = (v["loop_end"].as_u64().expect("e") - v["loop_start"].as_u64().expect("s")) as usize;
@@ -144,11 +126,7 @@ fn generate_runs_musicgpt_without_a_shell_and_reports_each_failure() {
             .expect("runs")
     };
     let ok = run("ok", &[]);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    integration_tests::assert_success(&ok);
     assert!(dir.join("out.wav").exists());
     assert_eq!(
         std::fs::read_to_string(&prompt_file).expect("prompt seen"),
@@ -170,11 +148,7 @@ fn generate_runs_musicgpt_without_a_shell_and_reports_each_failure() {
         .args(["--model large", dir.join("dashed.wav").to_str().expect("p")])
         .output()
         .expect("runs");
-    assert!(
-        dashed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dashed.stderr)
-    );
+    integration_tests::assert_success(&dashed);
     assert_eq!(
         std::fs::read_to_string(&prompt_file).expect("prompt seen"),
         "--model large\nmedium\n5"

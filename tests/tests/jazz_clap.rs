@@ -256,16 +256,7 @@ fn without_a_transport_the_band_runs_on_its_own_clock() {
 #[test]
 fn state_round_trips_and_hostile_state_never_breaks_the_plugin() {
     let lib = library();
-    let short: Vec<BlockSpec> = (0..41)
-        .map(|i| BlockSpec {
-            samples: 1024,
-            transport: Some(TransportSpec {
-                playing: i < 40,
-                beat: f64::from(i) * 1024.0 * 2.0 / SAMPLE_RATE,
-                tempo: 120.0,
-            }),
-        })
-        .collect();
+    let short = BlockSpec::at_120_bpm(41, 1024, SAMPLE_RATE, true);
     let first = run_session(&session(&lib, None), &short);
     // nice-plug's CLAP state: an 8-byte little-endian length, then JSON.
     assert!(first.saved_state.len() > 8);

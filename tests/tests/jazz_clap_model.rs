@@ -1,7 +1,7 @@
 //! The built plugin with a language model configured in the user's config file: it asks the
 //! model (here a loopback server) and plays its sections, in time and without allocating.
 
-use integration_tests::clap_host::{run_session, BlockSpec, OutEvent, Session, TransportSpec};
+use integration_tests::clap_host::{run_session, BlockSpec, OutEvent, Session};
 use integration_tests::http_server::{good_answer, openai_reply, TestServer};
 use integration_tests::{plugin_library, scratch_dir};
 use std::time::Duration;
@@ -20,16 +20,7 @@ fn the_plugin_plays_what_the_model_writes() {
     std::fs::write(dir.join("config.json"), config).expect("config");
     std::env::set_var("XDG_CONFIG_HOME", &home);
     let sample_rate = 48_000.0;
-    let blocks: Vec<BlockSpec> = (0..500)
-        .map(|i| BlockSpec {
-            samples: 1200,
-            transport: Some(TransportSpec {
-                playing: i < 499,
-                beat: f64::from(i) * 1200.0 * 2.0 / sample_rate,
-                tempo: 120.0,
-            }),
-        })
-        .collect();
+    let blocks = BlockSpec::at_120_bpm(500, 1200, sample_rate, true);
     let session = Session {
         library: &lib,
         plugin_id: "com.infinite-jazz.infinite-jazz",

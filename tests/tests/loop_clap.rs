@@ -4,7 +4,7 @@
 //! at seams or transitions, never silent once playing, transitions on bar lines, several
 //! transitions, and nothing allocated in `process()`.
 
-use integration_tests::clap_host::{run_session, BlockSpec, Session, TransportSpec};
+use integration_tests::clap_host::{run_session, BlockSpec, Session};
 use integration_tests::{plugin_library, scratch_dir};
 use std::path::Path;
 use std::time::Duration;
@@ -18,20 +18,12 @@ const TONES: [f64; 4] = [220.0, 440.0, 880.0, 1760.0];
 
 /// A clip of one tone with a smooth pulse on each beat, repeating every bar (2 s).
 fn write_tone(path: &Path, freq: f64) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: CLIP_RATE,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("create");
-    for i in 0..(8 * CLIP_RATE) {
+    let samples = (0..(8 * CLIP_RATE)).map(|i| {
         let t = f64::from(i) / f64::from(CLIP_RATE);
         let pulse = 0.65 + 0.35 * (std::f64::consts::TAU * t * 2.0).cos();
-        w.write_sample((0.4 * pulse * (std::f64::consts::TAU * freq * t).sin()) as f32)
-            .expect("sample");
-    }
-    w.finalize().expect("finalize");
+        (0.4 * pulse * (std::f64::consts::TAU * freq * t).sin()) as f32
+    });
+    integration_tests::write_mono_wav(path, CLIP_RATE, samples);
 }
 
 /// Goertzel power of `freq` in `x`, Hann-windowed so neighbouring tones do not leak in.
@@ -77,16 +69,7 @@ fn two_minutes_of_seamless_loops_in_time_with_the_host() {
     };
     let block = 480u32;
     let total_blocks = (120.0 * RATE) as usize / block as usize;
-    let blocks: Vec<BlockSpec> = (0..total_blocks)
-        .map(|i| BlockSpec {
-            samples: block,
-            transport: Some(TransportSpec {
-                playing: true,
-                beat: i as f64 * f64::from(block) * 2.0 / RATE,
-                tempo: 120.0,
-            }),
-        })
-        .collect();
+    let blocks = BlockSpec::at_120_bpm(total_blocks, block, RATE, false);
     let result = run_session(&session, &blocks);
     assert_eq!(result.state_loaded, Some(true));
     let left: Vec<f32> = result

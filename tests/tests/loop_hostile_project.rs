@@ -4,7 +4,7 @@
 //! machine's own config allows generating on load, the PATH `musicgpt` (the user's choice) runs,
 //! with the prompt after `--`, and the project's script still never does.
 
-use integration_tests::clap_host::{run_session, BlockSpec, Session, TransportSpec};
+use integration_tests::clap_host::{run_session, BlockSpec, Session};
 use integration_tests::{plugin_library, scratch_dir};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -30,16 +30,7 @@ fn play(lib: &Path, state: &[u8]) {
         settle: Duration::from_secs(2),
         pace: Some(4.0),
     };
-    let blocks: Vec<BlockSpec> = (0..200)
-        .map(|i| BlockSpec {
-            samples: 480,
-            transport: Some(TransportSpec {
-                playing: true,
-                beat: f64::from(i) * 480.0 * 2.0 / 48_000.0,
-                tempo: 120.0,
-            }),
-        })
-        .collect();
+    let blocks = BlockSpec::at_120_bpm(200, 480, 48_000.0, false);
     let result = run_session(&session, &blocks);
     assert_eq!(result.state_loaded, Some(true));
 }

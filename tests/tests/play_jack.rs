@@ -87,12 +87,18 @@ type Captured = Arc<Mutex<Vec<(u64, [u8; 3])>>>;
 /// (transport frame while rolling, bytes).
 type CapturedOnTransport = Arc<Mutex<Vec<(Option<u64>, [u8; 3])>>>;
 
-/// A client with one MIDI input, `capture:in`, recording (absolute frame, bytes).
-fn capture(server: &JackServer) -> (impl Drop, Captured) {
+/// A client named `capture` with one MIDI input, `capture:in`.
+fn capture_client(server: &JackServer) -> (jack::Client, jack::Port<jack::MidiIn>) {
     let client = server.client("capture").expect("capture client");
     let port = client
         .register_port("in", jack::MidiIn::default())
         .expect("port");
+    (client, port)
+}
+
+/// A client with one MIDI input, `capture:in`, recording (absolute frame, bytes).
+fn capture(server: &JackServer) -> (impl Drop, Captured) {
+    let (client, port) = capture_client(server);
     let events: Captured = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let handler = jack::contrib::ClosureProcessHandler::new(
@@ -301,10 +307,7 @@ fn a_missing_jack_server_or_midi_port_is_a_clear_error() {
 fn following_the_jack_transport() {
     let server = JackServer::start("transport");
     // A capture client that notes, for each event, where JACK's transport was (in frames).
-    let client = server.client("capture").expect("capture client");
-    let port = client
-        .register_port("in", jack::MidiIn::default())
-        .expect("port");
+    let (client, port) = capture_client(&server);
     let events: CapturedOnTransport = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let handler = jack::contrib::ClosureProcessHandler::new(

@@ -18,11 +18,7 @@ fn render(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
 fn render_writes_a_four_track_swung_file() {
     let dir = scratch_dir("render_four_tracks");
     let out = render(&dir, &["--save-output", "--tempo", "150"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    integration_tests::assert_success(&out);
     let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
     let smf = Smf::parse(&bytes).expect("valid SMF");
     assert_eq!(smf.tracks.len(), 4);
@@ -75,21 +71,13 @@ fn txt2midi_reproduces_the_rendered_file() {
             "Bb",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    integration_tests::assert_success(&out);
     let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
         .current_dir(&dir)
         .args(["txt2midi", "take.txt", "again.mid"])
         .output()
         .expect("binary runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    integration_tests::assert_success(&out);
     assert_eq!(
         std::fs::read(dir.join("take.mid")).ok(),
         std::fs::read(dir.join("again.mid")).ok()
@@ -135,11 +123,7 @@ fn python() -> String {
 fn another_program_reads_the_take() {
     let dir = scratch_dir("render_mido");
     let out = render(&dir, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    integration_tests::assert_success(&out);
     let script = r#"
 import mido, sys
 mid = mido.MidiFile(sys.argv[1])

@@ -17,11 +17,7 @@ fn render(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
 fn a_take_renders_to_audio_of_the_right_length_without_clipping() {
     let dir = scratch_dir("render_wav");
     let out = render(&dir, &["--out", "take.wav", "--sample-rate", "44100"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    integration_tests::assert_success(&out);
     let mut reader = hound::WavReader::open(dir.join("take.wav")).expect("a WAV file");
     let spec = reader.spec();
     assert_eq!(

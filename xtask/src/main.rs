@@ -220,28 +220,75 @@ fn tier(name: &str, command: &mut Command) -> Result<()> {
     result
 }
 
+/// `--test NAME` for every test file in `folder` (cargo names a test target after its file).
+fn test_targets(folder: &Path) -> Result<Vec<String>> {
+    let mut stems = Vec::new();
+    for entry in
+        std::fs::read_dir(folder).with_context(|| format!("reading {}", folder.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                stems.push(stem.to_string());
+            }
+        }
+    }
+    stems.sort();
+    Ok(stems
+        .into_iter()
+        .flat_map(|stem| ["--test".to_string(), stem])
+        .collect())
+}
+
+/// The plugins as the host-level tests load them and `validate` bundles them: debug builds
+/// with nice-plug's `assert_process_allocs`, built in one invocation so both share one build.
+fn build_checked_plugins() -> Result<()> {
+    let mut command = cargo();
+    command.arg("build");
+    for p in PLUGIN_PACKAGES {
+        command.args(["-p", p]);
+    }
+    run(command.args(["--features", "assert_process_allocs"]))
+}
+
 /// The whole suite in two tiers: the fast unit and property tests of every library and
 /// binary first (they fail in a minute or two), then the host-level tests in `tests/` (the
 /// plugins in a CLAP host, JACK, Xvfb, real-time latency, the command-line tools).
+///
+/// Both tiers select the whole workspace and choose their test targets by name: cargo unifies
+/// dependency features over the packages it is asked to build, so `-p integration-tests` or
+/// `--exclude` would compile much of the dependency tree a second time.
 fn test(extra: &[String]) -> Result<()> {
     ensure_packages(&[BUILD_PACKAGES, TEST_PACKAGES].concat())?;
     let python = python_with_mido()?;
     let started = std::time::Instant::now();
+    let mut unit_targets = Vec::new();
+    for entry in std::fs::read_dir("plugin")? {
+        let tests = entry?.path().join("tests");
+        if tests.is_dir() {
+            unit_targets.extend(test_targets(&tests)?);
+        }
+    }
     tier(
         "unit and property tests",
         cargo()
-            .args(["test", "--workspace", "--exclude", "integration-tests"])
+            .args(["test", "--workspace", "--lib", "--bins"])
+            .args(&unit_targets)
             .args(extra)
             .env("INFINITE_JAZZ_PYTHON", &python),
     )?;
-    // The host-level tests drive the built binaries and bundles, so build those first.
+    // The host-level tests drive the built binaries and plugins: built here, once, and found
+    // there by the tests (INFINITE_JAZZ_PREBUILT) instead of each building its own.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
+    build_checked_plugins()?;
     tier(
         "host-level tests",
         cargo()
-            .args(["test", "-p", "integration-tests"])
+            .args(["test", "--workspace"])
+            .args(test_targets(Path::new("tests/tests"))?)
             .args(extra)
-            .env("INFINITE_JAZZ_PYTHON", &python),
+            .env("INFINITE_JAZZ_PYTHON", &python)
+            .env("INFINITE_JAZZ_PREBUILT", "1"),
     )?;
     eprintln!(
         "\nall tiers passed in {:.0} s",
@@ -282,15 +329,13 @@ fn validate() -> Result<()> {
     ensure_packages(BUILD_PACKAGES)?;
     let clap = validator("clap-validator")?;
     let vst3 = validator("vst3-validator")?;
-    let mut args = vec!["bundle".to_string()];
+    // The same build the host-level tests load (nothing to compile after `test`), bundled.
+    build_checked_plugins()?;
+    let target_dir =
+        PathBuf::from(std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()));
     for p in PLUGIN_PACKAGES {
-        args.extend(["-p".to_string(), p.to_string()]);
+        nice_plug_xtask::bundle(&target_dir, p, &[], false)?;
     }
-    args.extend([
-        "--features".to_string(),
-        "assert_process_allocs".to_string(),
-    ]);
-    nice_plug_xtask::main_with_args("cargo xtask", args)?;
     let started = std::time::Instant::now();
     for name in ["Infinite Jazz", "Infini Loop"] {
         let bundle = |ext: &str| PathBuf::from("target/bundled").join(format!("{name}.{ext}"));

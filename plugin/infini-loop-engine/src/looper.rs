@@ -78,6 +78,16 @@ pub struct BeatClock {
     pub beats_per_sample: f64,
 }
 
+impl BeatClock {
+    /// The block starts at `start_beat` and moves `beats_per_sample` a sample.
+    pub fn at(start_beat: f64, beats_per_sample: f64) -> Self {
+        BeatClock {
+            start_beat,
+            beats_per_sample,
+        }
+    }
+}
+
 struct Voice {
     clip: Box<PreparedLoop>,
     pos: usize,
@@ -489,34 +499,16 @@ mod tests {
         let bps = 120.0 / 60.0 / 48_000.0;
         let mut buf = vec![0.0f32; 256];
         let mut beat = 1.0;
-        looper.render(
-            &mut [&mut buf[..]],
-            Some(BeatClock {
-                start_beat: beat,
-                beats_per_sample: bps,
-            }),
-        );
+        looper.render(&mut [&mut buf[..]], Some(BeatClock::at(beat, bps)));
         beat += 256.0 * bps;
         looper.request_switch();
         // Until the bar line at beat 4 the first clip plays alone.
         while beat + 256.0 * bps < 4.0 {
-            looper.render(
-                &mut [&mut buf[..]],
-                Some(BeatClock {
-                    start_beat: beat,
-                    beats_per_sample: bps,
-                }),
-            );
+            looper.render(&mut [&mut buf[..]], Some(BeatClock::at(beat, bps)));
             assert_eq!(looper.state(), LooperState::Playing);
             beat += 256.0 * bps;
         }
-        looper.render(
-            &mut [&mut buf[..]],
-            Some(BeatClock {
-                start_beat: beat,
-                beats_per_sample: bps,
-            }),
-        );
+        looper.render(&mut [&mut buf[..]], Some(BeatClock::at(beat, bps)));
         assert_eq!(looper.state(), LooperState::Transitioning);
         looper.stop();
         let mut tail = vec![0.0f32; 4800];

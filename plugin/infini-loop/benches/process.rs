@@ -63,10 +63,7 @@ fn bench_process(c: &mut Criterion) {
                     while returned.pop().is_ok() {}
                     let block = LoopBlock {
                         transport_playing: true,
-                        clock: Some(BeatClock {
-                            start_beat: beat,
-                            beats_per_sample: bps,
-                        }),
+                        clock: Some(BeatClock::at(beat, bps)),
                     };
                     let mut channels: [&mut [f32]; 2] = [&mut left, &mut right];
                     core.run(block, &params, &link, &mut channels, true);

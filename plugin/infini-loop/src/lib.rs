@@ -36,10 +36,10 @@ pub struct InfiniLoop {
 /// position.
 fn beat_clock(transport: &Transport) -> Option<BeatClock> {
     match (transport.playing, transport.pos_beats(), transport.tempo) {
-        (true, Some(beat), Some(tempo)) if tempo > 0.0 => Some(BeatClock {
-            start_beat: beat,
-            beats_per_sample: tempo / 60.0 / f64::from(transport.sample_rate),
-        }),
+        (true, Some(beat), Some(tempo)) if tempo > 0.0 => Some(BeatClock::at(
+            beat,
+            tempo / 60.0 / f64::from(transport.sample_rate),
+        )),
         _ => None,
     }
 }
@@ -67,12 +67,7 @@ impl Plugin for InfiniLoop {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        nice_plug_egui::create_egui_editor(
-            self.params.editor_state.clone(),
-            nice_plug_egui::RepaintNotifier::new(),
-            nice_plug_egui::EguiNiceSettings::new().with_tile("Infini Loop"),
-            editor::LoopEditor::new(self.params.clone(), self.link.clone()),
-        )
+        editor::create(self.params.clone(), self.link.clone())
     }
 
     fn activate(

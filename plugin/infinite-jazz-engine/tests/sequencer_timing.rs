@@ -153,6 +153,16 @@ fn play(rig: &mut Rig, clock: Clock, samples: usize, live: &LiveSettings, heard:
     });
 }
 
+/// Live settings that humanize timing by up to `beats` and velocities by `velocity` (0..=1).
+fn humanized(beats: f64, velocity: f32, seed: u64) -> LiveSettings {
+    LiveSettings {
+        humanize_beats: beats,
+        humanize_velocity: velocity,
+        humanize_seed: seed,
+        ..Default::default()
+    }
+}
+
 /// Plays fixed-size blocks from `*beat` until `until`, keeping `queued` sections queued.
 #[allow(clippy::too_many_arguments)]
 fn play_until(
@@ -409,12 +419,7 @@ fn mutes_channels_and_velocity_apply_live() {
 #[test]
 fn humanize_delays_stay_small_and_keep_notes_balanced() {
     let mut rig = Rig::new(8);
-    let live = LiveSettings {
-        humanize_beats: 0.02,
-        humanize_velocity: 0.5,
-        humanize_seed: 3,
-        ..Default::default()
-    };
+    let live = humanized(0.02, 0.5, 3);
     let bps = 120.0 / 60.0 / 48_000.0;
     let mut heard = Vec::new();
     let mut beat = 0.0;
@@ -450,11 +455,7 @@ fn humanize_delays_stay_small_and_keep_notes_balanced() {
 #[test]
 fn process_never_allocates_or_frees() {
     let mut rig = Rig::new(9);
-    let live = LiveSettings {
-        humanize_beats: 0.01,
-        humanize_velocity: 0.3,
-        ..Default::default()
-    };
+    let live = humanized(0.01, 0.3, 0);
     let bps = 180.0 / 60.0 / 48_000.0;
     let mut beat = 0.0;
     let mut blocks = Blocks(1234);

@@ -30,6 +30,16 @@ fn note(key: u8, velocity: u8) -> Step {
     Step::Notes(vec![Note { key, velocity }])
 }
 
+/// Several notes struck together, as (key, velocity) pairs in the order written.
+fn chord(notes: &[(u8, u8)]) -> Step {
+    Step::Notes(
+        notes
+            .iter()
+            .map(|&(key, velocity)| Note { key, velocity })
+            .collect(),
+    )
+}
+
 /// Fixtures whose music must equal the clean fixture's exactly, without any repair.
 const SAME_AS_CLEAN: [&str; 13] = [
     "02_markdown_fence.txt",
@@ -64,33 +74,11 @@ fn clean_fixture_reads_as_written() {
     assert_eq!(s.part(Instrument::Bass).steps[3], Step::Rest);
     assert_eq!(
         s.part(Instrument::Drums).steps[0],
-        Step::Notes(vec![
-            Note {
-                key: 51,
-                velocity: 80
-            },
-            Note {
-                key: 36,
-                velocity: 35
-            }
-        ])
+        chord(&[(51, 80), (36, 35)])
     );
     assert_eq!(
         s.part(Instrument::Piano).steps[2],
-        Step::Notes(vec![
-            Note {
-                key: 52,
-                velocity: 60
-            },
-            Note {
-                key: 57,
-                velocity: 58
-            },
-            Note {
-                key: 62,
-                velocity: 62
-            },
-        ])
+        chord(&[(52, 60), (57, 58), (62, 62)])
     );
     assert_eq!(s.part(Instrument::Sax).steps[0], note(67, 80));
 }

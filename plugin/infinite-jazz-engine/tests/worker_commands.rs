@@ -1,6 +1,6 @@
 //! The worker's commands as the editor uses them: regenerate drops what was queued.
 
-use infinite_jazz_engine::sequencer::{Clock, LiveSettings, SequencerStats};
+use infinite_jazz_engine::sequencer::{Clock, LiveSettings, Sequencer, SequencerStats};
 use infinite_jazz_engine::worker::{
     section_queues, start_band, SectionWorker, SettingsChanged, SettingsFeed, WorkerCommand,
     WorkerSettings,
@@ -17,42 +17,59 @@ fn wait_until(what: &str, f: impl Fn() -> bool) {
     }
 }
 
-#[test]
-fn regenerate_drops_the_queued_sections_and_fills_again() {
+/// The built-in band with a queue `depth` sections deep, once the queue is full.
+fn full_band(depth: usize) -> (Arc<SequencerStats>, Sequencer, SectionWorker) {
     let settings = WorkerSettings {
         config: Default::default(),
-        depth: 4,
+        depth,
         composer: Default::default(),
     };
     let stats = Arc::new(SequencerStats::default());
-    let (mut sequencer, worker) =
-        start_band(stats.clone(), SettingsFeed::fixed(settings.clone()), None).expect("band");
+    let (sequencer, worker) =
+        start_band(stats.clone(), SettingsFeed::fixed(settings), None).expect("band");
     let status = worker.status().clone();
     wait_until("a full queue", || {
-        status.queued.load(Ordering::Relaxed) == 4
+        status.queued.load(Ordering::Relaxed) == depth
     });
-    let before: Vec<_> = status.upcoming.lock().expect("upcoming").clone();
-    assert_eq!(before.len(), 4, "the editor sees what is coming");
+    (stats, sequencer, worker)
+}
 
+/// Asks for new music and waits until the new generation fills the queue again.
+fn regenerate(worker: &SectionWorker, stats: &SequencerStats, depth: usize) {
     worker.send(WorkerCommand::Regenerate);
     wait_until("a new generation", || {
         stats.generation.load(Ordering::Relaxed) == 1
     });
     wait_until("a refilled queue", || {
-        status.queued.load(Ordering::Relaxed) == 4
+        worker.status().queued.load(Ordering::Relaxed) == depth
     });
+}
+
+/// One block of `frames` samples from `beat`, its events dropped.
+fn play_block(sequencer: &mut Sequencer, beat: f64, bps: f64, frames: usize) {
+    sequencer.process(
+        Clock::rolling(beat, bps),
+        frames,
+        &LiveSettings::default(),
+        |_| {},
+    );
+}
+
+#[test]
+fn regenerate_drops_the_queued_sections_and_fills_again() {
+    let (stats, mut sequencer, worker) = full_band(4);
+    let status = worker.status().clone();
+    let before: Vec<_> = status.upcoming.lock().expect("upcoming").clone();
+    assert_eq!(before.len(), 4, "the editor sees what is coming");
+
+    regenerate(&worker, &stats, 4);
     let after: Vec<_> = status.upcoming.lock().expect("upcoming").clone();
     assert_eq!(after.len(), 4);
     assert_ne!(after[0], before[0], "new music is coming");
 
     // The sequencer skips the four stale sections and plays the new ones.
     let bps = 120.0 / 60.0 / 48_000.0;
-    sequencer.process(
-        Clock::rolling(0.0, bps),
-        256,
-        &LiveSettings::default(),
-        |_| {},
-    );
+    play_block(&mut sequencer, 0.0, bps, 256);
     assert_eq!(stats.stale_dropped.load(Ordering::Relaxed), 4);
     assert_eq!(stats.sections_played.load(Ordering::Relaxed), 1);
     assert_eq!(stats.underruns.load(Ordering::Relaxed), 0);
@@ -62,38 +79,17 @@ fn regenerate_drops_the_queued_sections_and_fills_again() {
 /// still waiting in the queue, nor those a "regenerate" dropped.
 #[test]
 fn the_archive_is_what_was_heard_in_order() {
-    let settings = WorkerSettings {
-        config: Default::default(),
-        depth: 16,
-        composer: Default::default(),
-    };
-    let stats = Arc::new(SequencerStats::default());
-    let (mut sequencer, worker) =
-        start_band(stats.clone(), SettingsFeed::fixed(settings.clone()), None).expect("band");
+    let (stats, mut sequencer, worker) = full_band(16);
     let status = worker.status().clone();
-    wait_until("a full queue", || {
-        status.queued.load(Ordering::Relaxed) == 16
-    });
     // What is queued, in order: the first three of these will be played.
     let upcoming: Vec<_> = status.upcoming.lock().expect("upcoming").clone();
-    worker.send(WorkerCommand::Regenerate);
-    wait_until("a new generation", || {
-        stats.generation.load(Ordering::Relaxed) == 1
-    });
-    wait_until("a refilled queue", || {
-        status.queued.load(Ordering::Relaxed) == 16
-    });
+    regenerate(&worker, &stats, 16);
     let fresh: Vec<_> = status.upcoming.lock().expect("upcoming").clone();
     // Three 2-bar sections (24 beats), block by block.
     let bps = 120.0 / 60.0 / 48_000.0;
     let mut beat = 0.0;
     while beat + 512.0 * bps < 24.0 {
-        sequencer.process(
-            Clock::rolling(beat, bps),
-            512,
-            &LiveSettings::default(),
-            |_| {},
-        );
+        play_block(&mut sequencer, beat, bps, 512);
         beat += 512.0 * bps;
     }
     wait_until("the archive", || status.history().len() >= 3);

@@ -1,11 +1,11 @@
 //! Every way a model server can fail, each against a real HTTP server on loopback (or a port
 //! with nobody listening): a clear error, no panic, and never a hang past the timeouts.
 
+mod common;
+
+use common::{ask, model_settings};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_engine::worker::{SectionRequest, SectionSource, SourceError};
-use infinite_jazz_llm::chat::{complete, Prompt};
-use infinite_jazz_llm::config::Timeouts;
-use infinite_jazz_llm::http::HttpClient;
 use infinite_jazz_llm::{ApiKey, Backend, LlmError, LlmSettings, ModelSource};
 use integration_tests::http_server::{good_answer, openai_answer, Reply, TestServer};
 use std::time::{Duration, Instant};
@@ -13,27 +13,10 @@ use std::time::{Duration, Instant};
 const KEY: &str = "sk-LEAKCHECK-0123456789";
 
 fn settings(backend: Backend, base: &str, stream: bool) -> LlmSettings {
-    let mut s = LlmSettings::new(backend);
-    s.base_url = base.to_string();
-    s.model = "test-model".into();
-    s.api_key = ApiKey::new(KEY);
-    s.stream = stream;
-    s.timeouts = Timeouts {
-        connect: Duration::from_secs(2),
-        stall: Duration::from_millis(700),
-        total: Duration::from_secs(3),
-    };
+    let (stall, total) = (Duration::from_millis(700), Duration::from_secs(3));
+    let mut s = model_settings(backend, base, KEY, stream, stall, total);
     s.max_body_bytes = 64 * 1024;
     s
-}
-
-fn call(s: &LlmSettings) -> Result<String, LlmError> {
-    let http = HttpClient::new(s.timeouts, s.max_body_bytes)?;
-    let prompt = Prompt {
-        system: "rules".into(),
-        user: "play".into(),
-    };
-    complete(&http, s, &prompt, 100).map(|c| c.text)
 }
 
 fn with_server(
@@ -42,7 +25,7 @@ fn with_server(
 ) -> (TestServer, Result<String, LlmError>) {
     let server = TestServer::start(move |_, i| reply(i));
     let s = settings(Backend::OpenAi, &server.url(), stream);
-    let result = call(&s);
+    let result = ask(&s);
     (server, result)
 }
 
@@ -53,7 +36,7 @@ fn connection_refused() {
         .local_addr()
         .expect("addr")
         .port();
-    let err = call(&settings(
+    let err = ask(&settings(
         Backend::OpenAi,
         &format!("http://127.0.0.1:{port}"),
         false,
@@ -66,7 +49,7 @@ fn connection_refused() {
 #[test]
 fn unknown_host() {
     let started = Instant::now();
-    let err = call(&settings(
+    let err = ask(&settings(
         Backend::Ollama,
         "http://no-such-host.invalid:11434",
         false,
@@ -119,7 +102,7 @@ fn bad_key_and_forbidden() {
 fn missing_key_for_a_hosted_api_is_reported_before_calling() {
     let mut s = settings(Backend::OpenAi, "https://api.groq.com/openai/v1", false);
     s.api_key = ApiKey::default();
-    assert_eq!(call(&s), Err(LlmError::MissingKey));
+    assert_eq!(ask(&s), Err(LlmError::MissingKey));
 }
 
 #[test]
@@ -129,7 +112,7 @@ fn unknown_model() {
     });
     let mut s = settings(Backend::Ollama, &server.url(), false);
     s.model = "nope".into();
-    let err = call(&s).expect_err("404");
+    let err = ask(&s).expect_err("404");
     assert!(
         matches!(err, LlmError::ModelNotFound { ref model, ref detail } if model == "nope" && detail.contains("not found")),
         "{err:?}"

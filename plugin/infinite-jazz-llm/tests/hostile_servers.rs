@@ -2,36 +2,21 @@
 //! texts that carry the key across the quoting limit, answers labelled with the wrong content
 //! type, and event streams with unusual line ends.
 
+mod common;
+
+use common::{ask, model_settings};
 use infinite_jazz_llm::chat::{complete, Prompt};
 use infinite_jazz_llm::config::Timeouts;
 use infinite_jazz_llm::http::HttpClient;
-use infinite_jazz_llm::{ApiKey, Backend, LlmError, LlmSettings};
+use infinite_jazz_llm::{Backend, LlmError, LlmSettings};
 use integration_tests::http_server::{good_answer, openai_answer, Reply, TestServer};
 use std::time::Duration;
 
 const KEY: &str = "sk-REDIRECTCHECK-0123456789abcdef";
 
 fn settings(base: &str, stream: bool) -> LlmSettings {
-    let mut s = LlmSettings::new(Backend::OpenAi);
-    s.base_url = base.to_string();
-    s.model = "test-model".into();
-    s.api_key = ApiKey::new(KEY);
-    s.stream = stream;
-    s.timeouts = Timeouts {
-        connect: Duration::from_secs(2),
-        stall: Duration::from_secs(2),
-        total: Duration::from_secs(5),
-    };
-    s
-}
-
-fn call(s: &LlmSettings) -> Result<String, LlmError> {
-    let http = HttpClient::new(s.timeouts, s.max_body_bytes)?;
-    let prompt = Prompt {
-        system: "rules".into(),
-        user: "play".into(),
-    };
-    complete(&http, s, &prompt, 100).map(|c| c.text)
+    let (stall, total) = (Duration::from_secs(2), Duration::from_secs(5));
+    model_settings(Backend::OpenAi, base, KEY, stream, stall, total)
 }
 
 fn redirect(status: u16, to: String) -> Reply {
@@ -55,7 +40,7 @@ fn the_key_never_follows_a_redirect_to_another_origin() {
     for status in [301, 302, 303, 307, 308] {
         let target = format!("{}/v1/chat/completions", thief.url());
         let origin = TestServer::start(move |_, _| redirect(status, target.clone()));
-        let err = call(&settings(&format!("{}/v1", origin.url()), false)).expect_err("stopped");
+        let err = ask(&settings(&format!("{}/v1", origin.url()), false)).expect_err("stopped");
         assert!(
             matches!(err, LlmError::Redirected { .. }),
             "{status}: {err}"
@@ -81,7 +66,7 @@ fn the_key_never_follows_a_redirect_to_another_origin() {
             redirect(308, "/v2/chat/completions".into())
         }
     });
-    let text = call(&settings(&format!("{}/v1", same.url()), false)).expect("followed");
+    let text = ask(&settings(&format!("{}/v1", same.url()), false)).expect("followed");
     assert!(text.contains("BASS"));
     let requests = same.requests();
     assert_eq!(requests.len(), 2);
@@ -126,7 +111,7 @@ fn no_part_of_the_key_survives_the_quoting_limit() {
                 .and_then(|mut r| r.take())
                 .unwrap_or(Reply::Silent)
         });
-        let err = call(&settings(&server.url(), stream)).expect_err("an error");
+        let err = ask(&settings(&server.url(), stream)).expect_err("an error");
         let text = err.to_string();
         // Any 8 characters of the key would be a leak.
         for window in KEY.as_bytes().windows(8) {
@@ -188,7 +173,7 @@ fn answers_are_read_whatever_their_label_and_line_ends() {
             headers: headers.clone(),
             body: body.clone(),
         });
-        let text = call(&settings(&server.url(), stream)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text = ask(&settings(&server.url(), stream)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(text, good_answer("D2"), "{name}");
     }
 }

@@ -134,12 +134,7 @@ impl Plugin for InfiniteJazz {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        nice_plug_egui::create_egui_editor(
-            self.params.editor_state.clone(),
-            nice_plug_egui::RepaintNotifier::new(),
-            nice_plug_egui::EguiNiceSettings::new().with_tile("Infinite Jazz"),
-            editor::JazzEditor::new(self.params.clone(), self.link.clone()),
-        )
+        editor::create(self.params.clone(), self.link.clone())
     }
 
     fn activate(

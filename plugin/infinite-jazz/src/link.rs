@@ -111,6 +111,14 @@ impl EditorLink {
         }
     }
 
+    /// What `read` finds in the worker's side; `None` before activation.
+    pub fn with_worker<T>(&self, read: impl FnOnce(&WorkerLink) -> Option<T>) -> Option<T> {
+        self.worker
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().and_then(read))
+    }
+
     pub fn send(&self, command: WorkerCommand) -> bool {
         match self.worker.lock() {
             Ok(guard) => guard

@@ -292,22 +292,8 @@ impl Default for InfiniteJazzParams {
             .with_unit(" BPM")
             .with_value_to_string(formatters::v2s_f32_rounded(1))
             .with_callback(signal_float(&changed)),
-            humanize_timing: FloatParam::new(
-                "Humanize Timing",
-                0.0,
-                FloatRange::Linear { min: 0.0, max: 1.0 },
-            )
-            .with_unit(" %")
-            .with_value_to_string(formatters::v2s_f32_percentage(0))
-            .with_string_to_value(formatters::s2v_f32_percentage()),
-            humanize_velocity: FloatParam::new(
-                "Humanize Velocity",
-                0.0,
-                FloatRange::Linear { min: 0.0, max: 1.0 },
-            )
-            .with_unit(" %")
-            .with_value_to_string(formatters::v2s_f32_percentage(0))
-            .with_string_to_value(formatters::s2v_f32_percentage()),
+            humanize_timing: amount_param("Humanize Timing"),
+            humanize_velocity: amount_param("Humanize Velocity"),
             seed: IntParam::new("Seed", 1, IntRange::Linear { min: 0, max: 9999 })
                 .with_callback(signal_int(&changed)),
             form: EnumParam::new("Form", FormChoice::Random).with_callback(signal_enum(&changed)),
@@ -391,6 +377,14 @@ impl InfiniteJazzParams {
         }
         live
     }
+}
+
+/// An amount from none to all, shown in percent; it starts at none.
+fn amount_param(name: &str) -> FloatParam {
+    FloatParam::new(name, 0.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+        .with_unit(" %")
+        .with_value_to_string(formatters::v2s_f32_percentage(0))
+        .with_string_to_value(formatters::s2v_f32_percentage())
 }
 
 #[cfg(test)]

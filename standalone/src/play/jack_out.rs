@@ -1,7 +1,7 @@
 //! JACK MIDI output: events carry their frame offsets inside each cycle, so timing is exact to
 //! the frame.
 
-use super::{midi_bytes, Band, BandOutput, Control, PlayArgs, Running};
+use super::{midi_bytes, Band, Control, PlayArgs, Running};
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::sequencer::Clock;
 use infinite_jazz_engine::worker::SectionWorker;
@@ -83,11 +83,8 @@ pub fn start(
         .map_err(|e| anyhow!("cannot create the JACK MIDI port: {e}"))?;
     let port_name = port.name().map_err(|e| anyhow!("JACK port name: {e}"))?;
     let beats_per_sample = band.output.beats_per_sample(sample_rate);
-    let BandOutput {
-        mut sequencer,
-        live,
-        ..
-    } = band.output;
+    let mut sequencer = band.output.sequencer;
+    let live = band.output.live;
     let worker = band.worker;
     let control_start = control.clone();
     // The beat comes from JACK's frame clock, not from counting the frames we processed: if

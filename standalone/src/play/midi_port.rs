@@ -3,7 +3,7 @@
 //! comes, sleeping most of the wait and spinning the last fraction of a millisecond; the lateness
 //! of every send is measured and reported.
 
-use super::{midi_bytes, Band, BandOutput, Control, PlayArgs, Running};
+use super::{midi_bytes, Band, Control, PlayArgs, Running};
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::sequencer::{Clock, MidiEvent};
 use infinite_jazz_engine::worker::SectionWorker;
@@ -214,11 +214,8 @@ pub fn start(
     let mut connection = connect(out, args, virtual_port)?;
     control.started.store(true, Ordering::SeqCst);
     let bps = band.output.beats_per_sample(RATE);
-    let BandOutput {
-        mut sequencer,
-        live,
-        ..
-    } = band.output;
+    let mut sequencer = band.output.sequencer;
+    let live = band.output.live;
     let worker = band.worker;
     let thread = std::thread::Builder::new()
         .name("infinite-jazz-midi-clock".into())

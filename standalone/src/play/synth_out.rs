@@ -1,7 +1,7 @@
 //! The built-in synth on the default audio device (cpal): the sequencer and the synth run
 //! inside the audio callback, on buffers allocated before it starts.
 
-use super::{Band, BandOutput, Control, PlayArgs, Running};
+use super::{Band, Control, PlayArgs, Running};
 use crate::synth::{find_soundfont, load_soundfont, BandSynth};
 use anyhow::{anyhow, Result};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
@@ -50,11 +50,9 @@ pub fn start(
     let sample_rate = stream_config.sample_rate;
     control.started.store(true, Ordering::SeqCst);
     let bps = band.output.beats_per_sample(f64::from(sample_rate));
-    let BandOutput {
-        mut sequencer,
-        live,
-        config,
-    } = band.output;
+    let mut sequencer = band.output.sequencer;
+    let live = band.output.live;
+    let config = band.output.config;
     let worker = band.worker;
     let mut synth = BandSynth::new(&font, sample_rate, &config)?;
     let mut beat = 0.0f64;

@@ -73,24 +73,16 @@ fn main() {
         _ => {
             std::thread::sleep(Duration::from_millis(200));
             let rate = 32_000u32;
-            let spec = hound::WavSpec {
-                channels: 1,
-                sample_rate: rate,
-                bits_per_sample: 32,
-                sample_format: hound::SampleFormat::Float,
-            };
-            let mut w = hound::WavWriter::create(&output, spec).expect("output");
             // A 2-second repeating figure: four notes and a pulse.
             let period = 2 * rate as usize;
-            for i in 0..(secs * f64::from(rate)) as usize {
+            let samples = (0..(secs * f64::from(rate)) as usize).map(|i| {
                 let p = i % period;
                 let note = [220.0f32, 277.2, 329.6, 440.0][p * 4 / period];
                 let t = (p % (period / 4)) as f32 / rate as f32;
-                let s = 0.3 * (std::f32::consts::TAU * note * t).sin() * (-t * 3.0).exp()
-                    + 0.2 * (std::f32::consts::TAU * 60.0 * t).sin() * (-t * 25.0).exp();
-                w.write_sample(s).expect("sample");
-            }
-            w.finalize().expect("finalize");
+                0.3 * (std::f32::consts::TAU * note * t).sin() * (-t * 3.0).exp()
+                    + 0.2 * (std::f32::consts::TAU * 60.0 * t).sin() * (-t * 25.0).exp()
+            });
+            integration_tests::write_mono_wav(std::path::Path::new(&output), rate, samples);
         }
     }
 }

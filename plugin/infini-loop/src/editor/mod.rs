@@ -12,6 +12,7 @@ use infini_loop_engine::user_config::{LoopUserConfig, UserConfigError};
 use infini_loop_engine::worker::{ClipCommand, ClipStatus, ClipView};
 use infinite_jazz_files::background::Pending;
 use nice_plug::context::gui::GuiContext;
+use nice_plug::prelude::{Enum, EnumParam, ParamSetter};
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{EguiEditorState, NiceEguiApp};
 pub use spectrum::spectrum_db;
@@ -22,6 +23,19 @@ use std::sync::Arc;
 /// The editor's size when it first opens.
 pub fn default_state() -> Arc<EguiEditorState> {
     EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(900.0, 680.0), 1.0)
+}
+
+/// The editor window for the host, sized and titled, drawing [`LoopEditor`].
+pub fn create(
+    params: Arc<InfiniLoopParams>,
+    link: Arc<LoopLink>,
+) -> Option<nice_plug_egui::EguiEditor<LoopEditor>> {
+    nice_plug_egui::create_egui_editor(
+        params.editor_state.clone(),
+        nice_plug_egui::RepaintNotifier::new(),
+        nice_plug_egui::EguiNiceSettings::new().with_tile("Infini Loop"),
+        LoopEditor::new(params, link),
+    )
 }
 
 pub struct LoopEditor {
@@ -255,34 +269,26 @@ impl NiceEguiApp for LoopEditor {
         });
         ui.horizontal(|ui| {
             ui.label("Source");
-            for (kind, name) in [
-                (SourceKind::MusicGpt, "MusicGPT"),
-                (SourceKind::Folder, "Folder"),
-            ] {
-                if ui
-                    .selectable_label(self.params.source.value() == kind, name)
-                    .clicked()
-                {
-                    setter.begin_set_parameter(&self.params.source);
-                    setter.set_parameter(&self.params.source, kind);
-                    setter.end_set_parameter(&self.params.source);
-                }
-            }
+            choice_buttons(
+                ui,
+                &setter,
+                &self.params.source,
+                &[
+                    (SourceKind::MusicGpt, "MusicGPT"),
+                    (SourceKind::Folder, "Folder"),
+                ],
+            );
             ui.label("Model");
-            for (m, name) in [
-                (ModelSize::Small, "small"),
-                (ModelSize::Medium, "medium"),
-                (ModelSize::Large, "large"),
-            ] {
-                if ui
-                    .selectable_label(self.params.model.value() == m, name)
-                    .clicked()
-                {
-                    setter.begin_set_parameter(&self.params.model);
-                    setter.set_parameter(&self.params.model, m);
-                    setter.end_set_parameter(&self.params.model);
-                }
-            }
+            choice_buttons(
+                ui,
+                &setter,
+                &self.params.model,
+                &[
+                    (ModelSize::Small, "small"),
+                    (ModelSize::Medium, "medium"),
+                    (ModelSize::Large, "large"),
+                ],
+            );
             ui.label("Seconds");
             ui.add(ParamSlider::for_param(&self.params.seconds, &setter).with_width(100.0));
         });
@@ -404,6 +410,22 @@ impl NiceEguiApp for LoopEditor {
 
     fn editor_closed(&mut self) {
         self.gui = None;
+    }
+}
+
+/// One button per choice of an enum parameter; a click sets it as one gesture.
+fn choice_buttons<T: Enum + PartialEq + Copy + Send + Sync + 'static>(
+    ui: &mut egui::Ui,
+    setter: &ParamSetter,
+    param: &EnumParam<T>,
+    choices: &[(T, &str)],
+) {
+    for &(value, name) in choices {
+        if ui.selectable_label(param.value() == value, name).clicked() {
+            setter.begin_set_parameter(param);
+            setter.set_parameter(param, value);
+            setter.end_set_parameter(param);
+        }
     }
 }
 

@@ -23,8 +23,8 @@ impl WalkingBass {
         }
     }
 
-    /// Writes the bass part of one section over `harmony`, inside `range`; the line carries on
-    /// from where the last section left it.
+    /// Writes the bass part of one section over the cue's changes, in the bass range; the
+    /// line carries on from where the last section left it.
     pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
         let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
         let range = cue.config.range(Instrument::Bass);

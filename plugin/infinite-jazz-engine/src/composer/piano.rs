@@ -51,7 +51,7 @@ impl Comping {
         }
     }
 
-    /// Writes the piano part of one section over `harmony`, inside `range`.
+    /// Writes the piano part of one section over the cue's changes, in the piano range.
     pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
         let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
         let range = cue.config.range(Instrument::Piano);

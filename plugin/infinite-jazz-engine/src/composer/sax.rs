@@ -88,8 +88,8 @@ impl SaxLine {
         }
     }
 
-    /// Writes the sax part of one section over `harmony`, inside `range`; phrases may cross the
-    /// section's end.
+    /// Writes the sax part of one section over the cue's changes, in the sax range; phrases
+    /// may cross the section's end.
     pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
         let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
         let range = cue.config.range(Instrument::Sax);

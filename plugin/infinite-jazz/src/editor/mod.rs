@@ -50,6 +50,17 @@ enum BackendReply {
     Checked(Result<Duration, ModelSettingsError>),
 }
 
+/// The editor window for the host: its saved size, its title, and [`JazzEditor`] drawing in it.
+pub fn create(
+    params: Arc<InfiniteJazzParams>,
+    link: Arc<EditorLink>,
+) -> Option<nice_plug_egui::EguiEditor<JazzEditor>> {
+    let state = params.editor_state.clone();
+    let settings = nice_plug_egui::EguiNiceSettings::new().with_tile("Infinite Jazz");
+    let app = JazzEditor::new(params, link);
+    nice_plug_egui::create_egui_editor(state, nice_plug_egui::RepaintNotifier::new(), settings, app)
+}
+
 pub struct JazzEditor {
     params: Arc<InfiniteJazzParams>,
     link: Arc<EditorLink>,
@@ -129,25 +140,13 @@ impl JazzEditor {
 
     fn upcoming(&self) -> Vec<Section> {
         self.link
-            .worker
-            .lock()
-            .ok()
-            .and_then(|g| {
-                g.as_ref()
-                    .and_then(|w| w.status.upcoming.lock().ok().map(|u| u.clone()))
-            })
+            .with_worker(|w| w.status.upcoming.lock().ok().map(|u| u.clone()))
             .unwrap_or_default()
     }
 
     fn history(&self) -> Vec<Section> {
         self.link
-            .worker
-            .lock()
-            .ok()
-            .and_then(|g| {
-                g.as_ref()
-                    .map(|w| w.status.history().into_iter().map(|a| a.section).collect())
-            })
+            .with_worker(|w| Some(w.status.history().into_iter().map(|a| a.section).collect()))
             .unwrap_or_default()
     }
 
@@ -365,13 +364,7 @@ impl JazzEditor {
             }
         }
         ui.horizontal(|ui| {
-            if ui
-                .add_enabled(
-                    self.backend_work.is_none(),
-                    egui::Button::new("Apply to the model"),
-                )
-                .clicked()
-            {
+            if button(ui, self.backend_work.is_none(), "Apply to the model") {
                 self.apply_source();
             }
             if ui.button("Regenerate upcoming").clicked() {
@@ -441,22 +434,14 @@ impl JazzEditor {
             ));
         });
         ui.horizontal(|ui| {
-            if ui
-                .add_enabled(
-                    self.backend_work.is_none(),
-                    egui::Button::new("Save and use"),
-                )
-                .clicked()
-            {
+            if button(ui, self.backend_work.is_none(), "Save and use") {
                 self.save_backend();
             }
-            if ui
-                .add_enabled(
-                    enabled && self.backend_work.is_none(),
-                    egui::Button::new("Check connection"),
-                )
-                .clicked()
-            {
+            if button(
+                ui,
+                enabled && self.backend_work.is_none(),
+                "Check connection",
+            ) {
                 self.check_connection();
             }
         });
@@ -478,16 +463,10 @@ impl JazzEditor {
                     .suffix(" bars"),
             );
             let idle = self.exporting.is_none();
-            if ui
-                .add_enabled(idle, egui::Button::new("Save last bars"))
-                .clicked()
-            {
+            if button(ui, idle, "Save last bars") {
                 self.export(Some(self.export_bars));
             }
-            if ui
-                .add_enabled(idle, egui::Button::new("Save whole session"))
-                .clicked()
-            {
+            if button(ui, idle, "Save whole session") {
                 self.export(None);
             }
         });
@@ -495,6 +474,11 @@ impl JazzEditor {
             ui.label(m);
         }
     }
+}
+
+/// A button that can be pressed only while `enabled` (e.g. no earlier press is still at work).
+fn button(ui: &mut egui::Ui, enabled: bool, label: &str) -> bool {
+    ui.add_enabled(enabled, egui::Button::new(label)).clicked()
 }
 
 fn enum_combo<T: Enum + PartialEq + Copy + Send + Sync + 'static>(
