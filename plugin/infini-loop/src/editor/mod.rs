@@ -38,6 +38,19 @@ pub fn create(
     )
 }
 
+/// The source choices as the editor names them.
+const SOURCES: [(SourceKind, &str); 2] = [
+    (SourceKind::MusicGpt, "MusicGPT"),
+    (SourceKind::Folder, "Folder"),
+];
+
+/// MusicGen's model sizes as MusicGPT names them.
+const MODEL_SIZES: [(ModelSize, &str); 3] = [
+    (ModelSize::Small, "small"),
+    (ModelSize::Medium, "medium"),
+    (ModelSize::Large, "large"),
+];
+
 pub struct LoopEditor {
     params: Arc<InfiniLoopParams>,
     link: Arc<LoopLink>,
@@ -269,26 +282,9 @@ impl NiceEguiApp for LoopEditor {
         });
         ui.horizontal(|ui| {
             ui.label("Source");
-            choice_buttons(
-                ui,
-                &setter,
-                &self.params.source,
-                &[
-                    (SourceKind::MusicGpt, "MusicGPT"),
-                    (SourceKind::Folder, "Folder"),
-                ],
-            );
+            choice_buttons(ui, &setter, &self.params.source, &SOURCES);
             ui.label("Model");
-            choice_buttons(
-                ui,
-                &setter,
-                &self.params.model,
-                &[
-                    (ModelSize::Small, "small"),
-                    (ModelSize::Medium, "medium"),
-                    (ModelSize::Large, "large"),
-                ],
-            );
+            choice_buttons(ui, &setter, &self.params.model, &MODEL_SIZES);
             ui.label("Seconds");
             ui.add(ParamSlider::for_param(&self.params.seconds, &setter).with_width(100.0));
         });
