@@ -265,21 +265,21 @@ mod tests {
             model: Some("m".into()),
             ..Default::default()
         };
-        let mut llm = user.settings();
         let steering = infinite_jazz::link::Steering {
             vibe: "late night".into(),
             ..Default::default()
         };
-        steering.apply_to(&mut llm);
         let plugin_composer = ComposerSettings {
             seed: 5,
             form: Some(Form::Blues),
             key: Some(5),
             progression: None,
         };
-        let from_plugin = model_source(llm, &plugin_composer)
-            .expect("source")
-            .expect("a model");
+        // What the plugin builds on activation and its editor on "Apply".
+        let from_plugin =
+            infinite_jazz::model_settings::band_source(&user, &steering, &plugin_composer)
+                .expect("source")
+                .expect("a model");
 
         let request = SectionRequest {
             config: &config,
