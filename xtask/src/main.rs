@@ -241,14 +241,21 @@ fn test_targets(folder: &Path) -> Result<Vec<String>> {
 }
 
 /// The plugins as the host-level tests load them and `validate` bundles them: debug builds
-/// with nice-plug's `assert_process_allocs`, built in one invocation so both share one build.
+/// with nice-plug's `assert_process_allocs`. Built with the whole workspace's features (the
+/// libraries only), so only nice-plug and the plugins compile again; `-p <plugin>` would
+/// resolve features for the plugins alone and compile most of their dependencies a second time.
 fn build_checked_plugins() -> Result<()> {
-    let mut command = cargo();
-    command.arg("build");
-    for p in PLUGIN_PACKAGES {
-        command.args(["-p", p]);
-    }
-    run(command.args(["--features", "assert_process_allocs"]))
+    let features: Vec<String> = PLUGIN_PACKAGES
+        .iter()
+        .map(|p| format!("{p}/assert_process_allocs"))
+        .collect();
+    run(cargo().args([
+        "build",
+        "--workspace",
+        "--lib",
+        "--features",
+        &features.join(","),
+    ]))
 }
 
 /// The whole suite in two tiers: the fast unit and property tests of every library and
@@ -263,8 +270,12 @@ fn test(extra: &[String]) -> Result<()> {
     let python = python_with_mido()?;
     let started = std::time::Instant::now();
     let mut unit_targets = Vec::new();
+    let mut members = vec![PathBuf::from("standalone")];
     for entry in std::fs::read_dir("plugin")? {
-        let tests = entry?.path().join("tests");
+        members.push(entry?.path());
+    }
+    for member in members {
+        let tests = member.join("tests");
         if tests.is_dir() {
             unit_targets.extend(test_targets(&tests)?);
         }
