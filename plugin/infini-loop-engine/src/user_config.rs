@@ -77,10 +77,7 @@ pub fn load(path: &Path) -> Result<LoopUserConfig, UserConfigError> {
 /// Writes the file whole, creating the config folder.
 pub fn save(path: &Path, config: &LoopUserConfig) -> Result<(), UserConfigError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| FileError::Write {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        infinite_jazz_files::create_folder(dir)?;
     }
     let text = serde_json::to_string_pretty(config).unwrap_or_default();
     Ok(write_bytes_atomically(path, text.as_bytes())?)

@@ -2,7 +2,9 @@
 //! work with no window in it; the editor runs it on a thread of its own.
 
 use infini_loop_engine::worker::ClipView;
-use infinite_jazz_files::{check_wav_size, unused_path, write_atomically, FileError};
+use infinite_jazz_files::{
+    check_wav_size, create_folder, unused_path, write_atomically, FileError,
+};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -11,8 +13,6 @@ use thiserror::Error;
 pub enum SaveLoopError {
     #[error("this clip's audio is no longer kept")]
     AudioGone,
-    #[error("cannot create {path}: {reason}")]
-    Folder { path: String, reason: String },
     #[error(transparent)]
     File(#[from] FileError),
 }
@@ -38,10 +38,7 @@ pub fn file_stem(label: &str) -> String {
 /// new file in `folder`, never over an earlier one, and returns its path.
 pub fn save_loop_wav(view: &ClipView, folder: &Path) -> Result<PathBuf, SaveLoopError> {
     let audio = view.audio.as_ref().ok_or(SaveLoopError::AudioGone)?;
-    std::fs::create_dir_all(folder).map_err(|e| SaveLoopError::Folder {
-        path: folder.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    create_folder(folder)?;
     let path = unused_path(folder, &format!("{}-loop", file_stem(&view.label)), "wav");
     let end = view.loop_end.min(audio.frames());
     let start = view.loop_start.min(end);

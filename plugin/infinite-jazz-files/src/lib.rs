@@ -33,6 +33,8 @@ pub enum FileError {
     NotText { path: String },
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },
+    #[error("cannot create the folder {path}: {reason}")]
+    Folder { path: String, reason: String },
     #[error("{output} is the same file as the input {input}; choose another output")]
     SameAsInput { output: String, input: String },
     #[error("{path} would be written twice (two outputs name the same file)")]
@@ -236,17 +238,33 @@ pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<(), FileError
     write_atomically(path, |w| w.write_all(bytes))
 }
 
+/// `folder` and its parents, created where missing (an output folder the user named).
+pub fn create_folder(folder: &Path) -> Result<(), FileError> {
+    std::fs::create_dir_all(folder).map_err(|e| FileError::Folder {
+        path: shown(folder),
+        reason: reason(&e),
+    })
+}
+
 /// A path in `folder` named `stem.extension` that names no existing file: `stem-2.extension`,
 /// `stem-3.extension` … when it does.
 pub fn unused_path(folder: &Path, stem: &str, extension: &str) -> PathBuf {
-    let first = folder.join(format!("{stem}.{extension}"));
-    if std::fs::symlink_metadata(&first).is_err() {
-        return first;
-    }
-    (2u32..)
-        .map(|n| folder.join(format!("{stem}-{n}.{extension}")))
-        .find(|p| std::fs::symlink_metadata(p).is_err())
-        .unwrap_or(first)
+    unused_stem(folder, stem, &[extension]).with_extension(extension)
+}
+
+/// A path in `folder` without extension, `stem` or `stem-2`, `stem-3` …, such that no file
+/// exists with it and any of `extensions`: the common name of files written side by side.
+pub fn unused_stem(folder: &Path, stem: &str, extensions: &[&str]) -> PathBuf {
+    let free = |name: &str| {
+        extensions
+            .iter()
+            .all(|ext| std::fs::symlink_metadata(folder.join(format!("{name}.{ext}"))).is_err())
+    };
+    let name = std::iter::once(stem.to_string())
+        .chain((2u32..).map(|n| format!("{stem}-{n}")))
+        .find(|name| free(name))
+        .unwrap_or_else(|| stem.to_string());
+    folder.join(name)
 }
 
 /// Refuses audio a plain RIFF WAV file cannot hold: its size fields are 32 bits, and a larger
@@ -385,6 +403,13 @@ mod tests {
         assert_eq!(first, dir.join("loop.wav"));
         std::fs::write(&first, b"x").expect("write");
         assert_eq!(unused_path(&dir, "loop", "wav"), dir.join("loop-2.wav"));
+        // Side by side: a name is free only when it is free with every extension.
+        std::fs::write(dir.join("take.txt"), "x").expect("write");
+        std::fs::write(dir.join("take-2.mid"), "x").expect("write");
+        assert_eq!(
+            unused_stem(&dir, "take", &["mid", "txt"]),
+            dir.join("take-3")
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use infinite_jazz_engine::midi_file::{write_smf, MidiFileError};
 use infinite_jazz_engine::section::Section;
 use infinite_jazz_engine::take::{write_take, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
-use infinite_jazz_files::{unused_path, write_bytes_atomically, FileError};
+use infinite_jazz_files::{create_folder, unused_stem, write_bytes_atomically, FileError};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -15,11 +15,6 @@ use thiserror::Error;
 pub enum TakeExportError {
     #[error("nothing has played yet")]
     NothingPlayed,
-    #[error("cannot create the folder {path}: {source}")]
-    Folder {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error(transparent)]
     Midi(#[from] MidiFileError),
     #[error("could not start saving: {0}")]
@@ -42,18 +37,9 @@ impl TakeExport {
         if self.sections.is_empty() {
             return Err(TakeExportError::NothingPlayed);
         }
-        std::fs::create_dir_all(folder).map_err(|source| TakeExportError::Folder {
-            path: folder.to_path_buf(),
-            source,
-        })?;
+        create_folder(folder)?;
         let stem = format!("infinite-jazz-{stamp_secs}");
-        let mut base = unused_path(folder, &stem, "mid").with_extension("");
-        // The text's name must be free too; the MIDI file's numbering moves on until both are.
-        let mut n = 2;
-        while std::fs::symlink_metadata(base.with_extension("txt")).is_ok() {
-            base = unused_path(folder, &format!("{stem}-{n}"), "mid").with_extension("");
-            n += 1;
-        }
+        let base = unused_stem(folder, &stem, &["mid", "txt"]);
         let midi = write_smf(&self.sections, &self.config)?;
         write_bytes_atomically(&base.with_extension("mid"), &midi)?;
         let text = write_take(&self.info, &self.sections);
@@ -132,6 +118,9 @@ mod tests {
         let err = take(1)
             .save(&file.join("below"), 1)
             .expect_err("a file is no folder");
-        assert!(matches!(err, TakeExportError::Folder { .. }), "{err}");
+        assert!(
+            matches!(err, TakeExportError::Write(FileError::Folder { .. })),
+            "{err}"
+        );
     }
 }
