@@ -103,10 +103,7 @@ pub fn start(
         // (the clock for this cycle, whether the music ends with it)
         let (clock, ending) = if follow_transport {
             match transport_clock(client, beats_per_sample) {
-                Some((beat, bps)) => (
-                    control.clock(beat, bps),
-                    control.limit_beats.is_some_and(|limit| beat >= limit),
-                ),
+                Some((beat, bps)) => (control.clock(beat, bps), control.past_limit(beat)),
                 // The transport is stopped: notes are released, and we wait for it to roll.
                 None => (Clock::Stopped, false),
             }

@@ -206,7 +206,12 @@ pub struct Control {
 impl Control {
     /// Whether a block starting at `beat` should stop the music: asked to, or past the limit.
     pub fn stopping_at(&self, beat: f64) -> bool {
-        self.stop.load(Ordering::Relaxed) || self.limit_beats.is_some_and(|limit| beat >= limit)
+        self.stop.load(Ordering::Relaxed) || self.past_limit(beat)
+    }
+
+    /// Whether `beat` is at or past the `--bars` limit.
+    pub fn past_limit(&self, beat: f64) -> bool {
+        self.limit_beats.is_some_and(|limit| beat >= limit)
     }
 
     /// The sequencer's clock for a block starting at `beat`.
