@@ -4,6 +4,7 @@ use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use infinite_jazz_engine::composer::harmony::{parse_chord_symbol, Form, Progression};
 use infinite_jazz_engine::composer::ComposerSettings;
+use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::section::Instrument;
 use infinite_jazz_engine::timing::{RuntimeConfig, MAX_BARS_PER_SECTION};
 
@@ -15,6 +16,9 @@ pub struct GenerationArgs {
     /// Swing ratio: where the off-beat 8th lands within the beat (0.50 straight … 0.75 hard).
     #[arg(long, default_value_t = 0.62)]
     pub swing: f64,
+    /// Time signature: 4/4, 3/4, 5/4, 6/8, 7/4, 7/8, 12/8 … (any N/2, N/4, N/8 or N/16).
+    #[arg(long, default_value = "4/4")]
+    pub meter: String,
     /// Bars per section (the unit the composer or model writes at once).
     #[arg(long, default_value_t = 2)]
     pub section_bars: usize,
@@ -48,7 +52,12 @@ impl GenerationArgs {
                 "--section-bars must be between 1 and {MAX_BARS_PER_SECTION}"
             ));
         }
+        let meter: Meter = self
+            .meter
+            .parse()
+            .map_err(|e| anyhow!("--meter {:?}: {e}", self.meter))?;
         let mut config = RuntimeConfig::default()
+            .with_meter(meter)
             .with_tempo(self.tempo)
             .with_swing(self.swing)
             .with_bars_per_section(self.section_bars);

@@ -7,7 +7,6 @@ use clap::Args;
 use infinite_jazz_engine::composer::BuiltinComposer;
 use infinite_jazz_engine::midi_file::write_smf;
 use infinite_jazz_engine::section::Section;
-use infinite_jazz_engine::section::{STEPS_PER_BAR, STEPS_PER_BEAT};
 use infinite_jazz_engine::take::{truncate_bars, write_take, TakeInfo};
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{SectionRequest, SectionSource, SourceError};
@@ -146,9 +145,9 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         if !(8_000..=192_000).contains(&args.sample_rate) {
             return Err(anyhow!("--sample-rate must be between 8000 and 192000"));
         }
-        let beats = args.bars * STEPS_PER_BAR / STEPS_PER_BEAT;
+        let beats = args.bars as f64 * config.meter().quarters_per_bar();
         let frames =
-            (beats as f64 * 60.0 / config.tempo_bpm() * f64::from(args.sample_rate)).round() as u64;
+            (beats * 60.0 / config.tempo_bpm() * f64::from(args.sample_rate)).round() as u64;
         check_wav_size(frames, 2, 16).with_context(|| format!("{}", wav.display()))?;
         font = Some(crate::synth::load_soundfont(
             &crate::synth::find_soundfont(args.soundfont.as_deref())?,
@@ -156,7 +155,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     }
     let llm = args.llm.settings(settings.seed)?;
     let playing_secs =
-        (args.bars * STEPS_PER_BAR / STEPS_PER_BEAT) as f64 * 60.0 / config.tempo_bpm();
+        args.bars as f64 * config.meter().quarters_per_bar() * 60.0 / config.tempo_bpm();
     let deadline_secs = match args.deadline {
         Some(d) if d.is_finite() && d >= 0.0 => d,
         Some(_) => return Err(anyhow!("--deadline must be a number of seconds, 0 or more")),

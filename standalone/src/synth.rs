@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::midi_file::gm_program;
-use infinite_jazz_engine::section::{Instrument, Section, STEPS_PER_BEAT};
+use infinite_jazz_engine::section::{Instrument, Section};
 use infinite_jazz_engine::sequencer::MidiEvent;
 use infinite_jazz_engine::timing::{nearest_unit, section_note_spans, RuntimeConfig};
 use infinite_jazz_files::{check_wav_size, open_regular, write_atomically};
@@ -122,10 +122,7 @@ impl BandSynth {
 /// Frames of a take at `sample_rate`: exactly as long as the music (bars × beats × 60 / tempo).
 pub fn take_frames(sections: &[Section], config: &RuntimeConfig, sample_rate: u32) -> u64 {
     let samples_per_beat = f64::from(sample_rate) * 60.0 / config.tempo_bpm();
-    let total_beats: f64 = sections
-        .iter()
-        .map(|s| (s.total_steps / STEPS_PER_BEAT) as f64)
-        .sum();
+    let total_beats: f64 = sections.iter().map(Section::length_beats).sum();
     (total_beats * samples_per_beat).round() as u64
 }
 
@@ -159,7 +156,7 @@ fn take_events(
                 },
             ));
         }
-        offset += (section.total_steps / STEPS_PER_BEAT) as f64;
+        offset += section.length_beats();
     }
     events.sort_by_key(|(at, e)| (*at, matches!(e, MidiEvent::NoteOn { .. })));
     events

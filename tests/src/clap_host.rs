@@ -57,6 +57,42 @@ pub struct TransportSpec {
     pub playing: bool,
     pub beat: f64,
     pub tempo: f64,
+    pub meter: HostMeter,
+}
+
+/// The host's time signature: 4/4 up to `since` (a 4/4 bar line, in beats), then
+/// `numerator/denominator`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostMeter {
+    pub numerator: u16,
+    pub denominator: u16,
+    pub since: f64,
+}
+
+impl HostMeter {
+    /// 4/4 throughout.
+    pub const COMMON: HostMeter = HostMeter {
+        numerator: 4,
+        denominator: 4,
+        since: 0.0,
+    };
+
+    /// The bar of the song holding `beat`: (its start in beats, its number, its meter), as a
+    /// host reports them.
+    pub fn bar_at(&self, beat: f64) -> (f64, i32, u16, u16) {
+        if beat < self.since {
+            let bar = (beat / 4.0).floor();
+            return (bar * 4.0, bar as i32, 4, 4);
+        }
+        let length = 4.0 * f64::from(self.numerator) / f64::from(self.denominator);
+        let bars_in = ((beat - self.since) / length + 1e-9).floor();
+        (
+            self.since + bars_in * length,
+            (self.since / 4.0) as i32 + bars_in as i32,
+            self.numerator,
+            self.denominator,
+        )
+    }
 }
 
 impl TransportSpec {
@@ -73,7 +109,7 @@ impl TransportSpec {
         if self.playing {
             flags |= TransportFlags::IS_PLAYING;
         }
-        let bar = (self.beat / 4.0).floor();
+        let (bar_start, bar_number, numerator, denominator) = self.meter.bar_at(self.beat);
         TransportEvent {
             header: EventHeader::new_core(0, EventFlags::empty()),
             flags,
@@ -85,10 +121,10 @@ impl TransportSpec {
             loop_end_beats: BeatTime::from_float(0.0),
             loop_start_seconds: SecondsTime::from_float(0.0),
             loop_end_seconds: SecondsTime::from_float(0.0),
-            bar_start: BeatTime::from_float(bar * 4.0),
-            bar_number: bar as i32,
-            time_signature_numerator: 4,
-            time_signature_denominator: 4,
+            bar_start: BeatTime::from_float(bar_start),
+            bar_number,
+            time_signature_numerator: numerator,
+            time_signature_denominator: denominator,
         }
     }
 }
@@ -111,6 +147,7 @@ impl BlockSpec {
                     playing: !(stop_last && i + 1 == count),
                     beat: i as f64 * f64::from(samples) * 2.0 / sample_rate,
                     tempo: 120.0,
+                    meter: HostMeter::COMMON,
                 }),
             })
             .collect()

@@ -3,7 +3,7 @@
 //! tempo changes, loop jumps and stops.
 
 use integration_tests::clap_host::{
-    run_session, BlockSpec, OutEvent, ProcessedBlock, Session, TransportSpec,
+    run_session, BlockSpec, HostMeter, OutEvent, ProcessedBlock, Session, TransportSpec,
 };
 use integration_tests::{on_swung_grid, plugin_library};
 use std::path::PathBuf;
@@ -55,6 +55,11 @@ impl Rng {
 /// Builds a script: play from beat 0 with random block sizes and tempo changes, jump back
 /// (a loop), play on, stop, start elsewhere, stop.
 fn script(seed: u64) -> Vec<BlockSpec> {
+    script_in(seed, HostMeter::COMMON)
+}
+
+/// [`script`] with the host in `meter`.
+fn script_in(seed: u64, meter: HostMeter) -> Vec<BlockSpec> {
     let mut rng = Rng(seed);
     let mut blocks = Vec::new();
     let mut beat = 0.0;
@@ -75,6 +80,7 @@ fn script(seed: u64) -> Vec<BlockSpec> {
                     playing: true,
                     beat: *beat,
                     tempo: *tempo,
+                    meter,
                 }),
             });
             *beat += f64::from(samples) * *tempo / 60.0 / SAMPLE_RATE;
@@ -91,6 +97,7 @@ fn script(seed: u64) -> Vec<BlockSpec> {
                 playing: false,
                 beat,
                 tempo,
+                meter,
             }),
         });
     }
@@ -104,6 +111,7 @@ fn script(seed: u64) -> Vec<BlockSpec> {
                 playing: false,
                 beat,
                 tempo,
+                meter,
             }),
         });
     }
@@ -325,4 +333,100 @@ fn state_round_trips_and_hostile_state_never_breaks_the_plugin() {
         channels.len() >= 3 && channels.iter().all(|c| *c <= 15),
         "{channels:?}"
     );
+}
+
+/// The bar lines of `meter` in `[from, to)`.
+fn bar_lines(meter: HostMeter, from: f64, to: f64) -> Vec<f64> {
+    let mut lines = Vec::new();
+    let mut beat = from;
+    while beat < to {
+        let (start, _, n, d) = meter.bar_at(beat);
+        if start >= from {
+            lines.push(start);
+        }
+        beat = start + 4.0 * f64::from(n) / f64::from(d);
+    }
+    lines
+}
+
+/// The host in `meter`, at up to 8 times real time so the worker hears of the meter in time:
+/// everything on the swung grid, nothing stuck, the bass on every downbeat of the host's bars,
+/// and the drummer's crashes only on them.
+fn plays_in_the_hosts_bars(meter: HostMeter) {
+    let lib = library();
+    let mut session = session(&lib, None);
+    session.pace = Some(8.0);
+    let result = run_session(&session, &script_in(0x3434, meter));
+    let timeline = check_blocks(&result.blocks);
+    let near = |a: f64, b: f64| (a - b).abs() <= 230.0 / 60.0 / SAMPLE_RATE / 2.0 + 1e-9;
+    // The first pass, from beat 0 up to the loop back at beat 40.
+    let first_pass: Vec<(f64, u16, u16)> = timeline
+        .note_ons
+        .iter()
+        .copied()
+        .take_while(|(b, _, _)| *b < 40.0)
+        .collect();
+    let lines = bar_lines(meter, 0.0, 38.0);
+    let mut downbeat_keys = Vec::new();
+    for line in &lines {
+        let bass = first_pass
+            .iter()
+            .find(|(b, c, _)| *c == 0 && near(*b, *line))
+            .unwrap_or_else(|| panic!("no bass on the downbeat at beat {line}: {meter:?}"));
+        downbeat_keys.push((*line, bass.2));
+    }
+    for (beat, _, _) in timeline
+        .note_ons
+        .iter()
+        .filter(|(_, c, k)| *c == 9 && *k == 49)
+    {
+        let lines = bar_lines(meter, 0.0, 100.0);
+        assert!(
+            lines.iter().any(|l| near(*l, *beat)),
+            "crash off the bar lines at beat {beat}"
+        );
+    }
+    // The hi-hat foot keeps the meter's backbeat: beat 2 of each bar in 3/4 (2 and 4 in 4/4).
+    for (beat, _, _) in first_pass.iter().filter(|(_, c, k)| *c == 9 && *k == 44) {
+        let (start, _, n, d) = meter.bar_at(*beat + 0.01);
+        let backbeats = if (n, d) == (4, 4) {
+            vec![1.0, 3.0]
+        } else {
+            vec![1.0]
+        };
+        assert!(
+            backbeats.iter().any(|b| near(start + b, *beat)),
+            "hi-hat at beat {beat}, bar from {start} in {n}/{d}"
+        );
+    }
+    // In the new meter the band walks through the changes (fresh sections in that meter, not
+    // one bar of the reserve over and over).
+    let keys: Vec<u16> = downbeat_keys
+        .iter()
+        .filter(|(beat, _)| *beat >= meter.since + 8.0)
+        .map(|(_, k)| *k)
+        .collect();
+    assert!(keys.len() >= 3, "{downbeat_keys:?}");
+    assert!(
+        keys.iter().any(|k| *k != keys[0]),
+        "the same bass note on every downbeat: {downbeat_keys:?}"
+    );
+}
+
+#[test]
+fn in_three_four_the_band_plays_the_hosts_bars() {
+    plays_in_the_hosts_bars(HostMeter {
+        numerator: 3,
+        denominator: 4,
+        since: 0.0,
+    });
+}
+
+#[test]
+fn a_change_from_four_four_to_three_four_is_followed_at_its_bar_line() {
+    plays_in_the_hosts_bars(HostMeter {
+        numerator: 3,
+        denominator: 4,
+        since: 16.0,
+    });
 }

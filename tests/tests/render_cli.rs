@@ -101,6 +101,71 @@ fn bad_arguments_and_files_give_clear_errors() {
     assert!(!dir.join("junk.mid").exists());
 }
 
+#[test]
+fn render_in_other_meters_writes_their_bars_and_time_signatures() {
+    for (meter, numerator, log2_denominator, quarters) in
+        [("3/4", 3, 2, 3.0), ("5/4", 5, 2, 5.0), ("6/8", 6, 3, 3.0)]
+    {
+        let dir = scratch_dir(&format!("render_meter_{}", meter.replace('/', "_")));
+        let out = render(&dir, &["--save-output", "--meter", meter]);
+        integration_tests::assert_success(&out);
+        let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
+        let smf = Smf::parse(&bytes).expect("valid SMF");
+        let mut signatures = Vec::new();
+        let mut bass_ons = Vec::new();
+        let mut end = 0u32;
+        for track in &smf.tracks {
+            let mut tick = 0u32;
+            for ev in track {
+                tick += ev.delta.as_int();
+                match ev.kind {
+                    TrackEventKind::Meta(MetaMessage::TimeSignature(n, d, _, _)) => {
+                        signatures.push((tick, n, d))
+                    }
+                    TrackEventKind::Midi {
+                        channel,
+                        message: MidiMessage::NoteOn { .. },
+                    } if channel.as_int() == 0 => bass_ons.push(tick),
+                    _ => {}
+                }
+            }
+            end = end.max(tick);
+        }
+        assert_eq!(
+            signatures,
+            vec![(0, numerator, log2_denominator)],
+            "{meter}"
+        );
+        let bar_ticks = (quarters * 960.0) as u32;
+        assert_eq!(end, 16 * bar_ticks, "{meter}: sixteen whole bars");
+        for bar in 0..16 {
+            assert!(
+                bass_ons.contains(&(bar * bar_ticks)),
+                "{meter}: the bass plays the downbeat of bar {}",
+                bar + 1
+            );
+        }
+        // The saved take says its meter and converts back to the same file.
+        let text = std::fs::read_to_string(dir.join("take.txt")).expect("take.txt");
+        assert!(text.contains(&format!("# meter: {meter}")));
+        let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+            .current_dir(&dir)
+            .args(["txt2midi", "take.txt", "again.mid"])
+            .output()
+            .expect("binary runs");
+        integration_tests::assert_success(&out);
+        assert_eq!(std::fs::read(dir.join("again.mid")).ok(), Some(bytes));
+    }
+    let dir = scratch_dir("render_bad_meter");
+    let out = render(&dir, &["--meter", "3/5"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--meter \"3/5\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Python with `mido`: `cargo xtask test` finds (or installs) one and names it here; without
 /// it, the first interpreter on the usual paths that has mido.
 fn python() -> String {

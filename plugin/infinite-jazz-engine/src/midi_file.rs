@@ -1,5 +1,6 @@
 //! Standard MIDI Files of a take: one track per instrument, placed by the shared timing model.
 
+use super::meter::Meter;
 use super::section::{Instrument, Section};
 use super::timing::{section_note_spans, RuntimeConfig};
 use midly::num::{u15, u24, u28, u4, u7};
@@ -43,17 +44,39 @@ fn track_name(instrument: Instrument) -> &'static [u8] {
 /// (tick, is note-on, channel, key, velocity).
 type TickEvent = (u32, bool, u8, u8, u8);
 
+/// The time-signature meta event of a meter: numerator, denominator as a power of two, MIDI
+/// clocks per metronome click (a quarter is 24; a dotted quarter, 36, in compound meters) and
+/// 32nds per quarter.
+fn time_signature(meter: Meter) -> MetaMessage<'static> {
+    let click = if meter.is_compound() {
+        36
+    } else {
+        (96 / u32::from(meter.denominator())).clamp(6, 48) as u8
+    };
+    MetaMessage::TimeSignature(
+        meter.numerator(),
+        meter.denominator().trailing_zeros() as u8,
+        click,
+        8,
+    )
+}
+
 /// Beats to the file's ticks, rounded to the nearest tick as every output rounds.
 pub fn beats_to_ticks(beats: f64) -> u32 {
     crate::timing::nearest_unit(beats * f64::from(TICKS_PER_BEAT)).max(0.0) as u32
 }
 
 /// Encodes consecutive sections as a format-1 file with four tracks (bass, drums, piano,
-/// sax). The first track also carries the tempo and the 4/4 time signature.
+/// sax). The first track also carries the tempo and a time signature at the start and
+/// wherever a section's meter differs from the one before.
 pub fn write_smf(sections: &[Section], config: &RuntimeConfig) -> Result<Vec<u8>, MidiFileError> {
     let mut per_track: [Vec<TickEvent>; 4] = Default::default();
+    let mut meters: Vec<(u32, Meter)> = Vec::new();
     let mut offset_beats = 0.0;
     for section in sections {
+        if meters.last().is_none_or(|(_, m)| *m != section.meter) {
+            meters.push((beats_to_ticks(offset_beats), section.meter));
+        }
         for span in section_note_spans(section, config) {
             let events = &mut per_track[span.instrument.index()];
             events.push((
@@ -71,7 +94,7 @@ pub fn write_smf(sections: &[Section], config: &RuntimeConfig) -> Result<Vec<u8>
                 0,
             ));
         }
-        offset_beats += (section.total_steps / super::section::STEPS_PER_BEAT) as f64;
+        offset_beats += section.length_beats();
     }
     let end_tick = beats_to_ticks(offset_beats);
 
@@ -89,7 +112,6 @@ pub fn write_smf(sections: &[Section], config: &RuntimeConfig) -> Result<Vec<u8>
         if instrument == Instrument::Bass {
             let micros = (60_000_000.0 / config.tempo_bpm()).round() as u32;
             track.push(meta(MetaMessage::Tempo(u24::new(micros.min(0xFF_FFFF)))));
-            track.push(meta(MetaMessage::TimeSignature(4, 2, 24, 8)));
         }
         let channel = u4::new(config.channel(instrument));
         if let Some(p) = gm_program(instrument) {
@@ -104,7 +126,22 @@ pub fn write_smf(sections: &[Section], config: &RuntimeConfig) -> Result<Vec<u8>
             });
         }
         let mut now = 0u32;
+        let mut signatures = match instrument {
+            Instrument::Bass if meters.is_empty() => vec![(0, config.meter())],
+            Instrument::Bass => std::mem::take(&mut meters),
+            _ => Vec::new(),
+        }
+        .into_iter()
+        .peekable();
         for (tick, on, ch, key, vel) in events {
+            // A new meter takes effect before the notes of its first bar.
+            while let Some((at, meter)) = signatures.next_if(|(at, _)| *at <= tick) {
+                track.push(TrackEvent {
+                    delta: u28::new(at - now),
+                    kind: TrackEventKind::Meta(time_signature(meter)),
+                });
+                now = at;
+            }
             let message = if on {
                 MidiMessage::NoteOn {
                     key: u7::new(key),
@@ -124,6 +161,13 @@ pub fn write_smf(sections: &[Section], config: &RuntimeConfig) -> Result<Vec<u8>
                 },
             });
             now = tick;
+        }
+        for (at, meter) in signatures {
+            track.push(TrackEvent {
+                delta: u28::new(at.saturating_sub(now)),
+                kind: TrackEventKind::Meta(time_signature(meter)),
+            });
+            now = now.max(at);
         }
         track.push(TrackEvent {
             delta: u28::new(end_tick.saturating_sub(now)),
@@ -180,8 +224,8 @@ mod tests {
         assert_eq!(
             ons,
             vec![
-                expected(step_to_beats(6, 0.62)),
-                expected(4.0 + step_to_beats(6, 0.62))
+                expected(step_to_beats(6, 0.62, Meter::COMMON)),
+                expected(4.0 + step_to_beats(6, 0.62, Meter::COMMON))
             ]
         );
         let tempo = smf.tracks[0].iter().find_map(|e| match e.kind {

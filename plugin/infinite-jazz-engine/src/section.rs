@@ -1,8 +1,9 @@
-//! The quartet's music as data: four parts of 16th-note steps.
+//! The quartet's music as data: four parts of 16th-note steps, in a meter.
 
+use crate::meter::Meter;
 use serde::{Deserialize, Serialize};
 
-/// Steps per 4/4 bar: the tracker's grid is 16th notes.
+/// Steps per 4/4 bar: the tracker's grid is 16th notes (see [`Meter::steps_per_bar`]).
 pub const STEPS_PER_BAR: usize = 16;
 /// Steps per quarter-note beat.
 pub const STEPS_PER_BEAT: usize = 4;
@@ -131,14 +132,23 @@ pub struct Section {
     pub total_steps: usize,
     /// Indexed by [`Instrument::index`].
     pub parts: [Part; 4],
+    /// The time signature its bars are in (4/4 for music saved before meters existed).
+    #[serde(default)]
+    pub meter: Meter,
 }
 
 impl Section {
-    /// A section of `total_steps` steps in which nobody plays.
+    /// A 4/4 section of `total_steps` steps in which nobody plays.
     pub fn empty(total_steps: usize) -> Self {
+        Section::empty_in(Meter::COMMON, total_steps)
+    }
+
+    /// A section in `meter` of `total_steps` steps in which nobody plays.
+    pub fn empty_in(meter: Meter, total_steps: usize) -> Self {
         Section {
             total_steps,
             parts: std::array::from_fn(|_| Part::resting(total_steps)),
+            meter,
         }
     }
 
@@ -152,8 +162,13 @@ impl Section {
         &mut self.parts[instrument.index()]
     }
 
-    /// Whole bars in the section.
+    /// Whole bars in the section, in its meter.
     pub fn bars(&self) -> usize {
-        self.total_steps / STEPS_PER_BAR
+        self.total_steps / self.meter.steps_per_bar()
+    }
+
+    /// Length in quarter-note beats.
+    pub fn length_beats(&self) -> f64 {
+        self.total_steps as f64 / STEPS_PER_BEAT as f64
     }
 }

@@ -1,11 +1,13 @@
 //! A take on disk: tracker text with `# key: value` metadata, readable back into music.
 
-use super::section::{Section, STEPS_PER_BAR};
+use super::meter::Meter;
+use super::section::Section;
 use super::timing::{
     RuntimeConfig, MAX_BARS_PER_SECTION, MAX_SWING, MAX_TEMPO, MIN_SWING, MIN_TEMPO,
 };
 use super::tracker::{
-    leading_metadata, parse_section, split_sections, write_document, ParseError, RepairLog,
+    leading_metadata, parse_section, section_meter, split_sections, write_document, ParseError,
+    RepairLog,
 };
 use thiserror::Error;
 
@@ -21,6 +23,8 @@ pub struct TakeInfo {
     pub swing: f64,
     /// Bars per section.
     pub bars_per_section: usize,
+    /// The meter it starts in (a section in another one says so in its own `# meter:` line).
+    pub meter: Meter,
     /// The composer's seed, when one was set.
     pub seed: Option<u64>,
     /// `builtin` or the language model's name.
@@ -38,6 +42,7 @@ impl TakeInfo {
             tempo_bpm: config.tempo_bpm(),
             swing: config.swing(),
             bars_per_section: config.bars_per_section(),
+            meter: config.meter(),
             seed: None,
             model: "builtin".to_string(),
             prompt: String::new(),
@@ -52,6 +57,9 @@ impl TakeInfo {
             ("swing".to_string(), format!("{}", self.swing)),
             ("bars".to_string(), self.bars_per_section.to_string()),
         ];
+        if self.meter != Meter::COMMON {
+            m.push(("meter".to_string(), self.meter.to_string()));
+        }
         if let Some(seed) = self.seed {
             m.push(("seed".to_string(), seed.to_string()));
         }
@@ -114,6 +122,10 @@ impl TakeInfo {
                     _ => problems.push(format!(
                         "bars {value:?} is not a whole number of bars; using the default"
                     )),
+                },
+                "meter" => match value.parse::<Meter>() {
+                    Ok(meter) => config = config.with_meter(meter),
+                    Err(e) => problems.push(format!("{e}; using {}", config.meter())),
                 },
                 _ => {}
             }
@@ -196,6 +208,11 @@ pub fn read_take(text: &str, base: RuntimeConfig) -> Result<ReadTake, TakeError>
     let mut repairs = Vec::new();
     let (mut repairs_total, mut sections_repaired) = (0, 0);
     for (index, chunk) in chunks.into_iter().enumerate() {
+        // A section in another meter than the take's says so at its top.
+        let config = match section_meter(chunk) {
+            Some(meter) => config.clone().with_meter(meter),
+            None => config.clone(),
+        };
         let parsed = parse_section(chunk, &config).map_err(|problem| TakeError::Section {
             index: index + 1,
             problem,
@@ -222,7 +239,7 @@ pub fn read_take(text: &str, base: RuntimeConfig) -> Result<ReadTake, TakeError>
 /// Cuts a section to its first `bars` bars (for takes whose length is not a whole number of
 /// sections).
 pub fn truncate_bars(section: &mut Section, bars: usize) {
-    let steps = (bars * STEPS_PER_BAR).min(section.total_steps);
+    let steps = (bars * section.meter.steps_per_bar()).min(section.total_steps);
     section.total_steps = steps;
     for part in &mut section.parts {
         part.steps.truncate(steps);

@@ -3,6 +3,7 @@
 //! Everything musical is placed in *beats* by [`step_to_beats`]; each output then converts
 //! beats to its own unit (samples, MIDI ticks) in one rounding step, so all of them agree.
 
+use super::meter::Meter;
 use super::section::{Instrument, Section, Step, STEPS_PER_BEAT};
 use serde::{Deserialize, Serialize};
 
@@ -39,12 +40,14 @@ pub fn nearest_unit(position: f64) -> f64 {
     (position - 0.5).ceil()
 }
 
-/// Where 16th step `step` of a section lands, in beats from the section start.
+/// Where 16th step `step` of a section in `meter` lands, in quarter-note beats from the
+/// section start.
 ///
-/// Within each beat, with swing ratio `s`: step 0 at 0, step 1 at s/2, step 2 at s (the swung
-/// off-beat 8th), step 3 at s + (1 − s)/2. `s = 0.5` is straight 16ths.
-pub fn step_to_beats(step: usize, swing: f64) -> f64 {
-    let s = swing.clamp(MIN_SWING, MAX_SWING);
+/// Within each quarter, with swing ratio `s`: step 0 at 0, step 1 at s/2, step 2 at s (the
+/// swung off-beat 8th), step 3 at s + (1 − s)/2. `s = 0.5` is straight 16ths, and meters whose
+/// pulse is the 8th (6/8, 7/8) are always straight ([`Meter::effective_swing`]).
+pub fn step_to_beats(step: usize, swing: f64, meter: Meter) -> f64 {
+    let s = meter.effective_swing(swing).clamp(MIN_SWING, MAX_SWING);
     let beat = (step / STEPS_PER_BEAT) as f64;
     let within = match step % STEPS_PER_BEAT {
         0 => 0.0,
@@ -100,6 +103,8 @@ pub struct RuntimeConfig {
     channels: [u8; 4],
     ranges: [PitchRange; 4],
     velocity_scale: [f32; 4],
+    #[serde(default)]
+    meter: Meter,
 }
 
 impl Default for RuntimeConfig {
@@ -121,6 +126,7 @@ impl Default for RuntimeConfig {
                 PitchRange::new(44, 77),
             ],
             velocity_scale: [1.0; 4],
+            meter: Meter::COMMON,
         }
     }
 }
@@ -138,13 +144,17 @@ impl RuntimeConfig {
     pub fn bars_per_section(&self) -> usize {
         self.bars_per_section
     }
+    /// The time signature sections are written in.
+    pub fn meter(&self) -> Meter {
+        self.meter
+    }
     /// 16th steps in one section.
     pub fn total_steps(&self) -> usize {
-        self.bars_per_section * super::section::STEPS_PER_BAR
+        self.bars_per_section * self.meter.steps_per_bar()
     }
     /// Quarter-note beats in one section.
     pub fn section_beats(&self) -> f64 {
-        (self.total_steps() / STEPS_PER_BEAT) as f64
+        self.total_steps() as f64 / STEPS_PER_BEAT as f64
     }
     /// 0-based MIDI channel of an instrument.
     pub fn channel(&self, instrument: Instrument) -> u8 {
@@ -171,6 +181,11 @@ impl RuntimeConfig {
     /// The swing, clamped and quantised by [`quantize_swing`].
     pub fn with_swing(mut self, swing: f64) -> Self {
         self.swing = quantize_swing(swing);
+        self
+    }
+    /// The time signature of the sections to write.
+    pub fn with_meter(mut self, meter: Meter) -> Self {
+        self.meter = meter;
         self
     }
     /// Bars per section, 1..=[`MAX_BARS_PER_SECTION`].
@@ -249,6 +264,7 @@ pub fn tied_end_step(instrument: Instrument, steps: &[Step], step: usize) -> Opt
 /// Sorted by start time, then instrument, then key.
 pub fn section_note_spans(section: &Section, config: &RuntimeConfig) -> Vec<NoteSpan> {
     let swing = config.swing();
+    let meter = section.meter;
     let mut spans = Vec::new();
     for instrument in Instrument::ALL {
         let steps = &section.part(instrument).steps;
@@ -256,10 +272,10 @@ pub fn section_note_spans(section: &Section, config: &RuntimeConfig) -> Vec<Note
             let Step::Notes(notes) = content else {
                 continue;
             };
-            let start_beats = step_to_beats(step, swing);
+            let start_beats = step_to_beats(step, swing, meter);
             let end_beats = match tied_end_step(instrument, steps, step) {
                 None => start_beats + DRUM_NOTE_BEATS,
-                Some(end) => step_to_beats(end, swing),
+                Some(end) => step_to_beats(end, swing, meter),
             };
             for note in notes {
                 spans.push(NoteSpan {
@@ -291,14 +307,14 @@ mod tests {
     #[test]
     fn swing_grid_follows_the_formula() {
         let s = 0.62;
-        assert_eq!(step_to_beats(0, s), 0.0);
-        assert!((step_to_beats(1, s) - 0.31).abs() < 1e-12);
-        assert!((step_to_beats(2, s) - 0.62).abs() < 1e-12);
-        assert!((step_to_beats(3, s) - 0.81).abs() < 1e-12);
-        assert_eq!(step_to_beats(4, s), 1.0);
-        assert!((step_to_beats(6, 0.5) - 1.5).abs() < 1e-12);
+        assert_eq!(step_to_beats(0, s, Meter::COMMON), 0.0);
+        assert!((step_to_beats(1, s, Meter::COMMON) - 0.31).abs() < 1e-12);
+        assert!((step_to_beats(2, s, Meter::COMMON) - 0.62).abs() < 1e-12);
+        assert!((step_to_beats(3, s, Meter::COMMON) - 0.81).abs() < 1e-12);
+        assert_eq!(step_to_beats(4, s, Meter::COMMON), 1.0);
+        assert!((step_to_beats(6, 0.5, Meter::COMMON) - 1.5).abs() < 1e-12);
         // Out-of-range swing is clamped, not extrapolated.
-        assert_eq!(step_to_beats(2, 0.9), 0.75);
+        assert_eq!(step_to_beats(2, 0.9, Meter::COMMON), 0.75);
     }
 
     #[test]
@@ -319,7 +335,10 @@ mod tests {
         for i in 0..=25 {
             let s = MIN_SWING + (MAX_SWING - MIN_SWING) * f64::from(i) / 25.0;
             for step in 0..64 {
-                assert!(step_to_beats(step + 1, s) > step_to_beats(step, s));
+                assert!(
+                    step_to_beats(step + 1, s, Meter::COMMON)
+                        > step_to_beats(step, s, Meter::COMMON)
+                );
             }
         }
     }
@@ -349,7 +368,7 @@ mod tests {
         let spans = section_note_spans(&section, &config);
         assert_eq!(spans.len(), 2);
         assert_eq!(spans[0].key, 36);
-        assert!((spans[0].end_beats - step_to_beats(3, 0.6)).abs() < 1e-12);
+        assert!((spans[0].end_beats - step_to_beats(3, 0.6, Meter::COMMON)).abs() < 1e-12);
         assert_eq!(spans[1].key, 38);
         assert!((spans[1].end_beats - (0.6 + DRUM_NOTE_BEATS)).abs() < 1e-12);
         assert_eq!(spans[1].channel, 9);

@@ -13,13 +13,15 @@
 //!
 //! Four blocks (`BASS`, `DRUMS`, `PIANO`, `SAX`), one line per 16th step: `.` rests, `^` ties,
 //! `NOTE:VELOCITY[,NOTE:VELOCITY…]` starts notes. Lines starting with `#` are comments, and
-//! `# key: value` lines are metadata.
+//! `# key: value` lines are metadata. A section that is not in 4/4 starts with `# meter: 3/4`;
+//! its blocks then hold the 16ths of that meter (12 a bar in 3/4 and 6/8, 20 in 5/4).
 //!
 //! Reading is forgiving because models decorate their answers (fences, chatter, `**BASS**`,
 //! step numbers), and strict in what it lets through: every fix is listed as a [`Repair`], and
 //! the resulting [`Section`] always has the configured length, in-range notes and audible
 //! velocities.
 
+use super::meter::Meter;
 use super::pitch::{note_name, parse_note_name};
 use super::section::{Instrument, Note, Section, Step, MAX_NOTES_PER_STEP};
 use super::timing::RuntimeConfig;
@@ -377,7 +379,7 @@ pub fn parse_section(text: &str, config: &RuntimeConfig) -> Result<ParsedSection
         return Err(ParseError::NoInstrumentBlocks);
     }
 
-    let mut section = Section::empty(total_steps);
+    let mut section = Section::empty_in(config.meter(), total_steps);
     for instrument in Instrument::ALL {
         match blocks[instrument.index()].take() {
             None => repairs.push(Repair::MissingInstrument(instrument)),
@@ -681,9 +683,31 @@ fn parse_step_line(
     })
 }
 
-/// Writes a section's four blocks; [`parse_section`] reads it back unchanged.
+/// The metadata key of a section's time signature.
+pub const METER_KEY: &str = "meter";
+
+/// The meter a section's text declares in a `# meter: 3/4` line before its first block, if
+/// it declares a meter the band can play.
+pub fn section_meter(text: &str) -> Option<Meter> {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| header_of(l).is_none())
+        .filter_map(|l| l.strip_prefix('#').and_then(metadata_entry))
+        .find(|(k, _)| k == METER_KEY)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// Writes a section's four blocks, after a `# meter:` line when it is not in 4/4;
+/// [`parse_section`] reads it back unchanged given that meter ([`section_meter`]).
 pub fn write_section(section: &Section) -> String {
+    write_section_with(section, section.meter != Meter::COMMON)
+}
+
+fn write_section_with(section: &Section, meter_line: bool) -> String {
     let mut out = String::with_capacity(section.total_steps * 4 * 8);
+    if meter_line {
+        out.push_str(&format!("# {METER_KEY}: {}\n", section.meter));
+    }
     for (i, instrument) in Instrument::ALL.into_iter().enumerate() {
         if i > 0 {
             out.push('\n');
@@ -714,15 +738,17 @@ pub fn write_section(section: &Section) -> String {
 /// Marks the start of each section in a multi-section document.
 pub const SECTION_MARKER_KEY: &str = "section";
 
-/// Writes `# key: value` lines, then each section after a `# section: N` marker.
+/// Writes `# key: value` lines, then each section after a `# section: N` marker. When any
+/// section is not in 4/4, every section states its meter, so none depends on the header's.
 pub fn write_document(metadata: &[(String, String)], sections: &[Section]) -> String {
     let mut out = String::new();
     for (key, value) in metadata {
         out.push_str(&format!("# {key}: {}\n", value.replace('\n', " ")));
     }
+    let meter_lines = sections.iter().any(|s| s.meter != Meter::COMMON);
     for (i, section) in sections.iter().enumerate() {
         out.push_str(&format!("\n# {SECTION_MARKER_KEY}: {}\n", i + 1));
-        out.push_str(&write_section(section));
+        out.push_str(&write_section_with(section, meter_lines));
     }
     out
 }

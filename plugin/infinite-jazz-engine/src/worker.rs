@@ -451,6 +451,8 @@ impl Drop for SourceRunner {
 }
 
 struct WorkerLoop {
+    /// The meter sections are being written in; a change makes the queued ones stale.
+    meter: crate::meter::Meter,
     queues: WorkerQueues,
     stats: Arc<SequencerStats>,
     feed: SettingsFeed,
@@ -496,6 +498,7 @@ impl WorkerLoop {
         let settings = feed.read();
         let composer_settings = settings.composer.clone();
         WorkerLoop {
+            meter: settings.config.meter(),
             queues,
             stats,
             feed,
@@ -543,6 +546,12 @@ impl WorkerLoop {
             self.free_returned();
             self.read_changed_settings();
             let settings = self.settings.clone();
+            if settings.config.meter() != self.meter {
+                // Music already written in the old meter cannot play in the new one: the
+                // sequencer skips it, and the source starts afresh.
+                self.meter = settings.config.meter();
+                self.start_afresh();
+            }
             if settings.composer != self.composer_settings {
                 self.composer_settings = settings.composer.clone();
                 self.fallback = fallback_composer(&self.composer_settings);
@@ -557,11 +566,7 @@ impl WorkerLoop {
             self.request_more(&settings);
             self.publish(&settings);
             match commands.recv_timeout(POLL) {
-                Ok(WorkerCommand::Regenerate) => {
-                    self.stats.generation.fetch_add(1, Ordering::Relaxed);
-                    self.recent.clear();
-                    self.queue_changed = true;
-                }
+                Ok(WorkerCommand::Regenerate) => self.start_afresh(),
                 Ok(WorkerCommand::SetSource(source)) => self.replace_source(source, false),
                 Ok(WorkerCommand::UseBuiltin) => {
                     let source = Box::new(BuiltinSource::new(&self.composer_settings));
@@ -575,6 +580,13 @@ impl WorkerLoop {
         let settings = self.settings.clone();
         self.note_placed(&settings);
         self.free_returned();
+    }
+
+    /// Queued sections become stale and the source writes without context.
+    fn start_afresh(&mut self) {
+        self.stats.generation.fetch_add(1, Ordering::Relaxed);
+        self.recent.clear();
+        self.queue_changed = true;
     }
 
     /// Reads the settings again when their owner signalled a change since the last read.

@@ -3,6 +3,7 @@
 
 use crate::chat::Prompt;
 use crate::config::{config_dir, LlmSettings};
+use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::pitch::note_name;
 use infinite_jazz_engine::section::{Instrument, Section, Step};
 use infinite_jazz_engine::timing::RuntimeConfig;
@@ -64,7 +65,8 @@ pub fn last_steps(recent: &[Section], steps: usize) -> Option<Section> {
     }
     let available: usize = recent.iter().map(|s| s.total_steps).sum();
     let take = steps.min(available);
-    let mut out = Section::empty(take);
+    let meter = recent.last().map(|s| s.meter).unwrap_or_default();
+    let mut out = Section::empty_in(meter, take);
     for instrument in Instrument::ALL {
         let all: Vec<&Step> = recent
             .iter()
@@ -89,6 +91,27 @@ pub struct PromptInputs<'a> {
     pub style_text: &'a str,
 }
 
+/// The meter in words a model can count with: steps per bar and where the beats fall.
+pub fn meter_text(meter: Meter) -> String {
+    let beats: Vec<String> = meter
+        .pulses()
+        .map(|(start, _)| (start + 1).to_string())
+        .collect();
+    let feel = if meter.is_compound() {
+        ", felt in dotted-quarter beats; 8ths are straight, not swung"
+    } else if !meter.swings() {
+        ", counted in groups of 8th notes; 8ths are straight, not swung"
+    } else {
+        ""
+    };
+    format!(
+        "{meter}: {} steps per bar, {} beats per bar starting on steps {} of each bar (counting the bar's first step as 1){feel}",
+        meter.steps_per_bar(),
+        beats.len(),
+        beats.join(", "),
+    )
+}
+
 fn range_text(config: &RuntimeConfig, i: Instrument) -> String {
     let r = config.range(i);
     format!("{} to {}", note_name(r.low), note_name(r.high))
@@ -102,7 +125,7 @@ pub fn build_prompt(inputs: &PromptInputs) -> Prompt {
         "You are a jazz quartet (bass, drums, piano, sax) writing music in a plain-text tracker format.\n\n\
          FORMAT (follow it exactly):\n\
          - Four blocks, in this order, each headed by its name alone on a line: BASS, DRUMS, PIANO, SAX.\n\
-         - Each block has exactly {steps} lines, one per 16th-note step ({} bars of 4/4, 16 steps per bar).\n\
+         - Each block has exactly {steps} lines, one per 16th-note step ({} bars of {}, {} steps per bar).\n\
          - A line is `.` (rest), `^` (tie: the previous step's notes keep sounding), or notes as NOTE:VELOCITY \
            separated by commas for chords, e.g. C3:65,E3:60,G3:62.\n\
          - NOTE is scientific pitch with # or b (C4 = middle C = MIDI 60, Bb2, F#5); VELOCITY is 1 to 127.\n\
@@ -113,7 +136,9 @@ pub fn build_prompt(inputs: &PromptInputs) -> Prompt {
            G#2 pedal hi-hat, A#2 open hi-hat, D#3 ride, F3 ride bell, C#3 crash, G2/A2/B2/C3/D3 toms.\n\
          - PIANO: channel {}, {}.\n\
          - SAX: channel {}, {}.\n\n",
-        steps / 16,
+        c.bars_per_section(),
+        c.meter(),
+        c.meter().steps_per_bar(),
         c.channel(Instrument::Bass) + 1,
         range_text(c, Instrument::Bass),
         c.channel(Instrument::Drums) + 1,
@@ -125,12 +150,20 @@ pub fn build_prompt(inputs: &PromptInputs) -> Prompt {
     system.push_str(inputs.style_text.trim());
     system.push('\n');
 
-    let mut user = format!(
-        "Tempo {:.0} BPM, swing {:.2} (the off-beat 8th falls {:.0}% of the way through the beat).\n",
-        c.tempo_bpm(),
-        c.swing(),
-        c.swing() * 100.0
-    );
+    let mut user = if c.meter().swings() {
+        format!(
+            "Tempo {:.0} BPM, swing {:.2} (the off-beat 8th falls {:.0}% of the way through the beat).\n",
+            c.tempo_bpm(),
+            c.swing(),
+            c.swing() * 100.0
+        )
+    } else {
+        format!(
+            "Tempo {:.0} BPM (quarter notes), straight 8ths.\n",
+            c.tempo_bpm()
+        )
+    };
+    user.push_str(&format!("Meter {}.\n", meter_text(c.meter())));
     if let Some(changes) = inputs.changes.filter(|s| !s.trim().is_empty()) {
         user.push_str(&format!(
             "Chord changes for this section, one bar between bars lines: {changes}\n"
@@ -218,5 +251,47 @@ mod tests {
             style_text("../etc/passwd"),
             Err(StyleError::Unknown(_))
         ));
+    }
+
+    #[test]
+    fn the_prompt_counts_in_the_sections_meter() {
+        let meter: Meter = "3/4".parse().expect("a meter");
+        let config = RuntimeConfig::default()
+            .with_meter(meter)
+            .with_bars_per_section(4);
+        let mut composer = BuiltinComposer::new(&ComposerSettings::default());
+        let recent = vec![composer.compose_next(&config).section];
+        let settings = LlmSettings::new(Backend::OpenAi);
+        let prompt = build_prompt(&PromptInputs {
+            config: &config,
+            settings: &settings,
+            recent: &recent,
+            changes: None,
+            style_text: "",
+        });
+        assert!(prompt.system.contains("exactly 48 lines"));
+        assert!(prompt.system.contains("4 bars of 3/4, 12 steps per bar"));
+        assert!(prompt
+            .user
+            .contains("3 beats per bar starting on steps 1, 5, 9"));
+        assert!(
+            prompt.user.contains("# meter: 3/4"),
+            "the context says its meter"
+        );
+
+        let six_eight = RuntimeConfig::default().with_meter("6/8".parse().expect("a meter"));
+        let prompt = build_prompt(&PromptInputs {
+            config: &six_eight,
+            settings: &settings,
+            recent: &[],
+            changes: None,
+            style_text: "",
+        });
+        assert!(prompt.user.contains("straight 8ths"));
+        assert!(!prompt.user.contains("swing 0."));
+        assert!(prompt
+            .user
+            .contains("2 beats per bar starting on steps 1, 7"));
+        assert!(prompt.user.contains("dotted-quarter"));
     }
 }

@@ -4,6 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use infinite_jazz::{HostTime, InfiniteJazzParams, ProcessCore};
+use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::sequencer::SequencerStats;
 use infinite_jazz_engine::worker::start_band;
 use std::hint::black_box;
@@ -33,6 +34,10 @@ fn bench_process(c: &mut Criterion) {
                         playing: true,
                         tempo: Some(120.0),
                         pos_beats: Some(beat),
+                        // As a DAW reports its bars: 4/4, the current bar's start and number.
+                        meter: Some(Meter::COMMON),
+                        bar_start: Some((beat / 4.0).floor() * 4.0),
+                        bar_number: Some((beat / 4.0).floor() as i32),
                     };
                     core.run(&time, &params, samples, |e| {
                         events += 1;

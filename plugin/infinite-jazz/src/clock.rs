@@ -2,7 +2,8 @@
 //! of `process()` apart from talking to the host, so it can be tested and benchmarked alone.
 
 use crate::params::InfiniteJazzParams;
-use infinite_jazz_engine::sequencer::{Clock, MidiEvent, Sequencer};
+use infinite_jazz_engine::meter::Meter;
+use infinite_jazz_engine::sequencer::{BarGrid, Clock, MidiEvent, Sequencer};
 use nice_plug::prelude::Transport;
 
 /// The parts of the host's transport the clock uses, copied out of it.
@@ -14,6 +15,12 @@ pub struct HostTime {
     /// Beat position of the block's first sample (derived by nice-plug when the host gives
     /// seconds or samples instead).
     pub pos_beats: Option<f64>,
+    /// The host's time signature, when it reports one.
+    pub meter: Option<Meter>,
+    /// Where the current bar started, in beats, and its number (bar 0 starts the song).
+    pub bar_start: Option<f64>,
+    /// The number of the bar at `bar_start`.
+    pub bar_number: Option<i32>,
 }
 
 impl HostTime {
@@ -23,6 +30,24 @@ impl HostTime {
             playing: transport.playing,
             tempo: transport.tempo,
             pos_beats: transport.pos_beats(),
+            meter: transport
+                .time_sig_numerator
+                .zip(transport.time_sig_denominator)
+                .map(|(n, d)| Meter::from_host(Some(n), Some(d))),
+            bar_start: transport.bar_start_pos_beats(),
+            bar_number: transport.bar_number(),
+        }
+    }
+
+    /// Where the bars are: the host's when it reports a time signature (a meter it cannot
+    /// play in counts as 4/4), otherwise `own` meter counted from beat 0.
+    pub fn bar_grid(&self, own: Meter) -> BarGrid {
+        match self.meter {
+            Some(meter) => BarGrid::from_host(meter, self.bar_start, self.bar_number),
+            None => BarGrid {
+                meter: own,
+                origin: 0.0,
+            },
         }
     }
 }
@@ -90,6 +115,9 @@ impl ProcessCore {
             .clock
             .advance(transport, f64::from(params.tempo.value()), samples);
         let live = params.live_settings();
+        let grid = transport.bar_grid(params.meter.value().meter());
+        params.follow_meter(grid.meter);
+        self.sequencer.set_bar_grid(grid);
         self.sequencer.watch_roll(params.editor_state.is_open());
         self.sequencer.process_bounded(clock, samples, &live, emit);
     }
@@ -105,6 +133,9 @@ mod tests {
             playing,
             tempo,
             pos_beats,
+            meter: None,
+            bar_start: None,
+            bar_number: None,
         }
     }
 

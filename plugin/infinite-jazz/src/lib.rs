@@ -200,6 +200,10 @@ impl Plugin for InfiniteJazz {
                 .tempo_bits
                 .store(tempo.to_bits(), std::sync::atomic::Ordering::Relaxed);
         }
+        self.link.host_meter.store(
+            transport.meter.is_some(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         core.run(&transport, &self.params, samples, |event| {
             // A full host buffer refuses events; the sequencer then gives up note-ons and owes
             // note-offs, so nothing is left sounding.

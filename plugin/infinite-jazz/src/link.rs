@@ -97,6 +97,8 @@ pub struct EditorLink {
     pub stats: Arc<SequencerStats>,
     /// The host's tempo (bits of an `f64`), written by the audio thread.
     pub tempo_bits: AtomicU64,
+    /// Whether the host reports a time signature (else the own meter plays).
+    pub host_meter: std::sync::atomic::AtomicBool,
     pub worker: Mutex<Option<WorkerLink>>,
     pub roll: Mutex<Option<triple_buffer::Output<RollSnapshot>>>,
 }
@@ -106,6 +108,7 @@ impl EditorLink {
         EditorLink {
             stats,
             tempo_bits: AtomicU64::new(120f64.to_bits()),
+            host_meter: std::sync::atomic::AtomicBool::new(false),
             worker: Mutex::new(None),
             roll: Mutex::new(None),
         }

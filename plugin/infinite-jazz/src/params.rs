@@ -3,6 +3,7 @@
 use crate::link::Steering;
 use infinite_jazz_engine::composer::harmony::Form;
 use infinite_jazz_engine::composer::ComposerSettings;
+use infinite_jazz_engine::meter::{BandMeter, Meter};
 use infinite_jazz_engine::section::Instrument;
 use infinite_jazz_engine::sequencer::{LiveSettings, MAX_HUMANIZE_BEATS};
 use infinite_jazz_engine::timing::{
@@ -93,6 +94,52 @@ impl KeyChoice {
             KeyChoice::Random => None,
             other => Some(other.to_index() as u8 - 1),
         }
+    }
+}
+
+/// The band's own meter, for hosts that report no time signature.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeterChoice {
+    #[id = "4-4"]
+    #[name = "4/4"]
+    FourFour,
+    #[id = "3-4"]
+    #[name = "3/4"]
+    ThreeFour,
+    #[id = "5-4"]
+    #[name = "5/4"]
+    FiveFour,
+    #[id = "6-8"]
+    #[name = "6/8"]
+    SixEight,
+    #[id = "7-4"]
+    #[name = "7/4"]
+    SevenFour,
+    #[id = "7-8"]
+    #[name = "7/8"]
+    SevenEight,
+    #[id = "12-8"]
+    #[name = "12/8"]
+    TwelveEight,
+    #[id = "2-2"]
+    #[name = "2/2"]
+    TwoTwo,
+}
+
+impl MeterChoice {
+    /// The time signature chosen.
+    pub fn meter(self) -> Meter {
+        let (n, d) = match self {
+            MeterChoice::FourFour => (4, 4),
+            MeterChoice::ThreeFour => (3, 4),
+            MeterChoice::FiveFour => (5, 4),
+            MeterChoice::SixEight => (6, 8),
+            MeterChoice::SevenFour => (7, 4),
+            MeterChoice::SevenEight => (7, 8),
+            MeterChoice::TwelveEight => (12, 8),
+            MeterChoice::TwoTwo => (2, 2),
+        };
+        Meter::new(n, d).unwrap_or(Meter::COMMON)
     }
 }
 
@@ -228,6 +275,9 @@ pub struct InfiniteJazzParams {
     /// The key the tune is in, or a random one.
     #[id = "key"]
     pub key: EnumParam<KeyChoice>,
+    /// The band's own meter, used when the host reports no time signature.
+    #[id = "meter"]
+    pub meter: EnumParam<MeterChoice>,
     /// The bass player: mute, channel and velocity.
     #[nested(id_prefix = "bass", group = "Bass")]
     pub bass: InstrumentParams,
@@ -247,6 +297,8 @@ pub struct InfiniteJazzParams {
     pub editor_state: Arc<nice_plug_egui::EguiEditorState>,
     /// Raised whenever something the section worker reads changes.
     pub settings_changed: Arc<SettingsChanged>,
+    /// The meter in force, as the audio thread last saw it.
+    pub band_meter: BandMeter,
 }
 
 impl Default for InfiniteJazzParams {
@@ -298,6 +350,8 @@ impl Default for InfiniteJazzParams {
                 .with_callback(signal_int(&changed)),
             form: EnumParam::new("Form", FormChoice::Random).with_callback(signal_enum(&changed)),
             key: EnumParam::new("Key", KeyChoice::Random).with_callback(signal_enum(&changed)),
+            meter: EnumParam::new("Own Meter", MeterChoice::FourFour)
+                .with_callback(signal_enum(&changed)),
             bass: InstrumentParams::new("Bass", 1, &changed),
             drums: InstrumentParams::new("Drums", 10, &changed),
             piano: InstrumentParams::new("Piano", 2, &changed),
@@ -305,6 +359,7 @@ impl Default for InfiniteJazzParams {
             steering: SteeringField::new(changed.clone()),
             editor_state: crate::editor::default_state(),
             settings_changed: changed,
+            band_meter: BandMeter::default(),
         }
     }
 }
@@ -326,6 +381,7 @@ impl InfiniteJazzParams {
     /// What the section worker needs; read on the worker thread (parameters are atomics).
     pub fn worker_settings(&self) -> WorkerSettings {
         let mut config = RuntimeConfig::default()
+            .with_meter(self.meter_in_force())
             .with_swing(f64::from(self.swing.value()))
             .with_bars_per_section(self.section_bars.value().max(1) as usize)
             .with_tempo(f64::from(self.tempo.value()));
@@ -344,6 +400,20 @@ impl InfiniteJazzParams {
                 progression: self.steering().changes_progression(),
             },
         }
+    }
+
+    /// The meter the band plays in: the host's when the audio thread has seen one, else the
+    /// own meter.
+    pub fn meter_in_force(&self) -> Meter {
+        self.band_meter
+            .get()
+            .unwrap_or_else(|| self.meter.value().meter())
+    }
+
+    /// Records the meter the audio thread plays in, and tells the worker when it changed.
+    /// Two atomics: callable on the audio thread.
+    pub fn follow_meter(&self, meter: Meter) {
+        self.band_meter.follow(meter, &self.settings_changed);
     }
 
     /// The saved steering, kept inside what the controls allow.

@@ -3,7 +3,8 @@
 
 use super::{midi_bytes, Band, Control, PlayArgs, Running};
 use anyhow::{anyhow, Result};
-use infinite_jazz_engine::sequencer::Clock;
+use infinite_jazz_engine::meter::Meter;
+use infinite_jazz_engine::sequencer::{BarGrid, Clock};
 use infinite_jazz_engine::worker::SectionWorker;
 use jack::contrib::ClosureProcessHandler;
 use std::sync::atomic::Ordering;
@@ -44,9 +45,18 @@ impl Running for JackRunning {
     }
 }
 
+/// Where JACK's rolling transport is: the beat, beats per frame, and the bars when a timebase
+/// master reports them.
+struct TransportTime {
+    beat: f64,
+    beats_per_frame: f64,
+    bars: Option<BarGrid>,
+}
+
 /// The beat and tempo of JACK's transport when it rolls: bars, beats and ticks from a timebase
-/// master when there is one (JACK counts bars and beats from 1), else its frame at our tempo.
-fn transport_clock(client: &jack::Client, beats_per_sample: f64) -> Option<(f64, f64)> {
+/// master when there is one (JACK counts bars and beats from 1, in its meter), else its frame
+/// at our tempo.
+fn transport_clock(client: &jack::Client, beats_per_sample: f64) -> Option<TransportTime> {
     let state = client.transport().query().ok()?;
     if state.state != jack::TransportState::Rolling {
         return None;
@@ -56,16 +66,29 @@ fn transport_clock(client: &jack::Client, beats_per_sample: f64) -> Option<(f64,
         if bbt.ticks_per_beat > 0.0 && bbt.sig_denom > 0.0 && bbt.bpm > 0.0 && rate > 0.0 {
             // In quarter notes, as the sequencer counts.
             let quarter = 4.0 / f64::from(bbt.sig_denom);
-            let beats = (bbt.bar.max(1) - 1) as f64 * f64::from(bbt.sig_num)
-                + (bbt.beat.max(1) - 1) as f64
-                + bbt.tick as f64 / bbt.ticks_per_beat;
-            return Some((beats * quarter, bbt.bpm * quarter / 60.0 / rate));
+            let bar = (bbt.bar.max(1) - 1) as f64;
+            let bar_start = bar * f64::from(bbt.sig_num) * quarter;
+            let in_bar = (bbt.beat.max(1) - 1) as f64 + bbt.tick as f64 / bbt.ticks_per_beat;
+            let meter = Meter::from_host(
+                Some(bbt.sig_num.round() as i32),
+                Some(bbt.sig_denom.round() as i32),
+            );
+            return Some(TransportTime {
+                beat: bar_start + in_bar * quarter,
+                beats_per_frame: bbt.bpm * quarter / 60.0 / rate,
+                bars: Some(BarGrid::from_host(
+                    meter,
+                    Some(bar_start),
+                    i32::try_from(bbt.bar.max(1) - 1).ok(),
+                )),
+            });
         }
     }
-    Some((
-        f64::from(state.pos.frame()) * beats_per_sample,
-        beats_per_sample,
-    ))
+    Some(TransportTime {
+        beat: f64::from(state.pos.frame()) * beats_per_sample,
+        beats_per_frame: beats_per_sample,
+        bars: None,
+    })
 }
 
 pub fn start(
@@ -83,8 +106,7 @@ pub fn start(
         .map_err(|e| anyhow!("cannot create the JACK MIDI port: {e}"))?;
     let port_name = port.name().map_err(|e| anyhow!("JACK port name: {e}"))?;
     let beats_per_sample = band.output.beats_per_sample(sample_rate);
-    let mut sequencer = band.output.sequencer;
-    let live = band.output.live;
+    let mut output = band.output;
     let worker = band.worker;
     let control_start = control.clone();
     // The beat comes from JACK's frame clock, not from counting the frames we processed: if
@@ -103,7 +125,15 @@ pub fn start(
         // (the clock for this cycle, whether the music ends with it)
         let (clock, ending) = if follow_transport {
             match transport_clock(client, beats_per_sample) {
-                Some((beat, bps)) => (control.clock(beat, bps), control.past_limit(beat)),
+                Some(time) => {
+                    if let Some(bars) = time.bars {
+                        output.follow_bars(bars);
+                    }
+                    (
+                        control.clock(time.beat, time.beats_per_frame),
+                        control.past_limit(time.beat),
+                    )
+                }
                 // The transport is stopped: notes are released, and we wait for it to roll.
                 None => (Clock::Stopped, false),
             }
@@ -115,15 +145,17 @@ pub fn start(
             (clock, clock == Clock::Stopped)
         };
         let ending = ending || control.stop.load(Ordering::Relaxed);
-        sequencer.process_bounded(clock, frames, &live, |event| {
-            let bytes = midi_bytes(&event);
-            writer
-                .write(&jack::RawMidi {
-                    time: event.sample(),
-                    bytes: &bytes,
-                })
-                .is_ok()
-        });
+        output
+            .sequencer
+            .process_bounded(clock, frames, &output.live, |event| {
+                let bytes = midi_bytes(&event);
+                writer
+                    .write(&jack::RawMidi {
+                        time: event.sample(),
+                        bytes: &bytes,
+                    })
+                    .is_ok()
+            });
         if ending {
             control.done.store(true, Ordering::SeqCst);
         }

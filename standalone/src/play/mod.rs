@@ -8,17 +8,19 @@ mod synth_out;
 use crate::options::{GenerationArgs, LlmArgs};
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
+use infinite_jazz_engine::meter::BandMeter;
 use infinite_jazz_engine::midi_file::write_smf;
-use infinite_jazz_engine::section::STEPS_PER_BAR;
 use infinite_jazz_engine::section::{Instrument, Section};
 use infinite_jazz_engine::sequencer::prepared::SectionOrigin;
-use infinite_jazz_engine::sequencer::{Clock, LiveSettings, MidiEvent, Sequencer, SequencerStats};
+use infinite_jazz_engine::sequencer::{
+    BarGrid, Clock, LiveSettings, MidiEvent, Sequencer, SequencerStats,
+};
 use infinite_jazz_engine::take::truncate_bars;
 use infinite_jazz_engine::take::{write_take, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{
-    SectionSource, SectionWorker, SettingsFeed, WorkerSettings, MAX_DEPTH,
+    SectionSource, SectionWorker, SettingsChanged, SettingsFeed, WorkerSettings, MAX_DEPTH,
 };
 use infinite_jazz_files::write_bytes_atomically;
 use infinite_jazz_llm::source::{model_source, SharedStats};
@@ -89,12 +91,24 @@ pub struct BandOutput {
     pub sequencer: Sequencer,
     pub live: LiveSettings,
     pub config: RuntimeConfig,
+    /// The meter the music is in (`--meter`, or a JACK timebase master's), which the worker
+    /// writes in.
+    pub meter: Arc<BandMeter>,
+    /// Tells the worker that the meter changed.
+    pub settings_changed: Arc<SettingsChanged>,
 }
 
 impl BandOutput {
     /// Beats per sample (or per tick of a clock) at `rate` per second, at the session's tempo.
     pub fn beats_per_sample(&self, rate: f64) -> f64 {
         self.config.tempo_bpm() / 60.0 / rate
+    }
+
+    /// Plays on `grid` from the next block on, and has the worker write in its meter. No
+    /// allocation: callable on the real-time thread.
+    pub fn follow_bars(&mut self, grid: BarGrid) {
+        self.meter.follow(grid.meter, &self.settings_changed);
+        self.sequencer.set_bar_grid(grid);
     }
 }
 
@@ -151,23 +165,40 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
         None => None,
     };
     let stats = Arc::new(SequencerStats::default());
-    let (sequencer, worker) = infinite_jazz_engine::worker::start_band(
-        stats.clone(),
-        SettingsFeed::fixed(settings),
-        source,
-    )?;
+    let meter = Arc::new(BandMeter::default());
+    let settings_changed = Arc::new(SettingsChanged::default());
+    let feed = {
+        let meter = meter.clone();
+        SettingsFeed::new(settings_changed.clone(), move || {
+            let mut settings = settings.clone();
+            if let Some(m) = meter.get() {
+                settings.config = settings.config.with_meter(m);
+            }
+            settings
+        })
+    };
+    let (sequencer, worker) =
+        infinite_jazz_engine::worker::start_band(stats.clone(), feed, source)?;
     // With the built-in composer the first sections are ready in milliseconds; with a model
     // the fallback plays until its answers arrive.
     let deadline = Instant::now() + Duration::from_millis(300);
     while worker.status().queued.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
+    let mut output = BandOutput {
+        sequencer,
+        live,
+        config,
+        meter,
+        settings_changed,
+    };
+    // Bars of `--meter` from the first beat, until a JACK timebase master says otherwise.
+    output.follow_bars(BarGrid {
+        meter: output.config.meter(),
+        origin: 0.0,
+    });
     Ok(Band {
-        output: BandOutput {
-            sequencer,
-            live,
-            config,
-        },
+        output,
         stats,
         worker,
         llm_stats,
@@ -232,10 +263,11 @@ fn status_line(
     band_stats: &SequencerStats,
     worker: &SectionWorker,
     llm: Option<&SharedStats>,
+    bar_beats: f64,
 ) -> String {
     let beat = band_stats.position_beats().max(0.0);
-    let bar = (beat / 4.0).floor() as u64 + 1;
-    let beat_in_bar = (beat % 4.0).floor() as u64 + 1;
+    let bar = (beat / bar_beats).floor() as u64 + 1;
+    let beat_in_bar = (beat % bar_beats).floor() as u64 + 1;
     let status = worker.status();
     let source = match band_stats.playing_origin.load(Ordering::Relaxed) {
         0 => "model/primary",
@@ -265,8 +297,9 @@ pub fn run(args: &PlayArgs) -> Result<()> {
     if args.list_ports {
         return midi_port::list_ports(&args.client_name);
     }
+    let bar_beats = args.generation.config()?.meter().quarters_per_bar();
     let control = Arc::new(Control {
-        limit_beats: args.bars.map(|b| b as f64 * 4.0),
+        limit_beats: args.bars.map(|b| b as f64 * bar_beats),
         ..Control::default()
     });
     {
@@ -303,7 +336,7 @@ pub fn run(args: &PlayArgs) -> Result<()> {
         if terminal {
             eprint!(
                 "\r{:<100}",
-                status_line(&stats, &worker, llm_stats.as_ref())
+                status_line(&stats, &worker, llm_stats.as_ref(), bar_beats)
             );
             let _ = std::io::stderr().flush();
         }
@@ -327,7 +360,7 @@ pub fn run(args: &PlayArgs) -> Result<()> {
         if let Some(bars) = args.bars {
             let mut left = bars;
             sections.retain_mut(|(section, _)| {
-                let length = section.total_steps / STEPS_PER_BAR;
+                let length = section.bars();
                 if left == 0 {
                     return false;
                 }

@@ -6,7 +6,7 @@
 //! keeps a direction and turns around at the edges of the register.
 
 use super::{idiomatic, nearest_key, velocity, SectionCue};
-use crate::section::{Instrument, Note, Part, STEPS_PER_BEAT};
+use crate::section::{Instrument, Note, Part};
 
 /// The bass player: a walking line, a note a beat, that steps towards the next chord's root.
 pub struct WalkingBass {
@@ -31,10 +31,18 @@ impl WalkingBass {
         // E1 to G3: where a walking line sits on an upright.
         let range = idiomatic(range, 28, 55);
         let centre = (i32::from(range.low) + i32::from(range.high)) / 2 - 4;
-        let beats = part.steps.len() / STEPS_PER_BEAT;
-        for beat in 0..beats {
-            let chord = harmony.chord_at_beat(beat);
-            let next = harmony.chord_at_beat(beat + 1);
+        let meter = harmony.meter;
+        let per_bar = meter.steps_per_bar();
+        let bars = part.steps.len() / per_bar;
+        let beats = (0..bars).flat_map(|bar| {
+            meter
+                .pulses()
+                .enumerate()
+                .map(move |(pulse, (start, len))| (pulse, bar * per_bar + start, len))
+        });
+        for (pulse, step, len) in beats {
+            let chord = harmony.chord_at_step(step);
+            let next = harmony.chord_at_step(step + len);
             let last = self.last.map_or(centre, i32::from);
             if i32::from(range.high) - last < 5 {
                 self.ascending = false;
@@ -42,9 +50,9 @@ impl WalkingBass {
                 self.ascending = true;
             }
             let dir = if self.ascending { 1 } else { -1 };
-            let strong = beat % 2 == 0;
-            let key = if harmony.chord_starts_at_beat(beat) {
-                if rng.f32() < 0.15 && beat % 4 != 0 {
+            let strong = meter.is_strong_pulse(pulse);
+            let key = if harmony.chord_starts_at_step(step) {
+                if rng.f32() < 0.15 && pulse != 0 {
                     let third_or_fifth = chord.pitch_classes()[1 + rng.usize(..2)];
                     nearest_key(last, range, |k| k % 12 == third_or_fifth)
                 } else {
@@ -53,7 +61,7 @@ impl WalkingBass {
                     }
                     nearest_key(last, range, |k| k % 12 == chord.root)
                 }
-            } else if harmony.chord_starts_at_beat(beat + 1) && !strong {
+            } else if harmony.chord_starts_at_step(step + len) && !strong {
                 let target = nearest_key(last + dir * 2, range, |k| k % 12 == next.root)
                     .map_or(last, i32::from);
                 let roll = rng.f32();
@@ -89,8 +97,7 @@ impl WalkingBass {
                 .or_else(|| nearest_key(last, range, |k| k % 12 == chord.root))
                 .unwrap_or(range.low);
             let accent = if strong { 94 } else { 86 };
-            let step = beat * STEPS_PER_BEAT;
-            let skip = !harmony.chord_starts_at_beat(beat + 1) && rng.f32() < 0.08;
+            let skip = !harmony.chord_starts_at_step(step + len) && len >= 4 && rng.f32() < 0.08;
             part.set(
                 step,
                 vec![Note {
@@ -100,17 +107,19 @@ impl WalkingBass {
             );
             if skip {
                 // The swung "skip" ghost note before the next beat.
-                part.hold(step, 2);
+                // The swung 8th after the beat: a ghosted repeat.
+                let half = len / 2;
+                part.hold(step, half);
                 part.set(
-                    step + 2,
+                    step + half,
                     vec![Note {
                         key,
                         velocity: velocity(rng, 50, 5),
                     }],
                 );
-                part.hold(step + 2, 2);
+                part.hold(step + half, len - half);
             } else {
-                part.hold(step, if rng.f32() < 0.7 { 4 } else { 3 });
+                part.hold(step, if rng.f32() < 0.7 { len } else { len.max(2) - 1 });
             }
             self.last = Some(key);
         }

@@ -2,7 +2,7 @@
 //! and fills that mark the end of each four-bar phrase.
 
 use super::{velocity, SectionCue};
-use crate::section::{Instrument, Note, Part, STEPS_PER_BAR};
+use crate::section::{Instrument, Note, Part};
 
 /// General MIDI percussion keys.
 pub mod gm {
@@ -52,61 +52,109 @@ impl Drummer {
     pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
         let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
         let range = cue.config.range(Instrument::Drums);
-        let bars = part.steps.len() / STEPS_PER_BAR;
+        let meter = harmony.meter;
+        let per_bar = meter.steps_per_bar();
+        let bars = part.steps.len() / per_bar;
         let mut hits: Vec<Vec<Note>> = vec![Vec::new(); part.steps.len()];
+        // The places of the bar a drummer plays off: every pulse's swung 8th, and the 16th
+        // before the next pulse on the accented ones (the "a" of 1 and 3 in 4/4).
+        let mut off_beats = Vec::new();
+        let mut kick_spots = Vec::new();
+        for (pulse, (start, len)) in meter.pulses().enumerate() {
+            if len > 2 {
+                off_beats.push(start + 2);
+                if pulse > 0 {
+                    kick_spots.push(start + 2);
+                }
+            }
+            if len > 3 && pulse % 2 == 0 {
+                off_beats.push(start + 3);
+            }
+        }
+        off_beats.sort_unstable();
         for bar in 0..bars {
             let song_bar = harmony.first_bar + bar;
-            let base = bar * STEPS_PER_BAR;
+            let base = bar * per_bar;
             let phrase_end = song_bar % PHRASE_BARS == PHRASE_BARS - 1;
             let big_fill = song_bar % (PHRASE_BARS * 2) == PHRASE_BARS * 2 - 1;
-            let fill_from = if big_fill { 8 } else { 12 };
+            // The last two beats of a long phrase, the last beat of a short one (in 8ths).
+            let fill_from = if big_fill {
+                (per_bar / 2) & !1
+            } else {
+                per_bar.saturating_sub(4) & !1
+            };
             if song_bar % (PHRASE_BARS * 2) == 0 {
                 self.feathering = rng.f32() < 0.7;
             }
             let mut add = |step: usize, key: u8, vel: u8| {
-                if range.contains(key) {
+                if range.contains(key) && step < per_bar {
                     hits[base + step].push(Note { key, velocity: vel });
                 }
             };
-            // Ride: quarters with the swung skip note after 2 and 4.
-            for (step, centre) in [(0, 72), (4, 84), (6, 62), (8, 74), (12, 84), (14, 62)] {
-                if phrase_end && step >= fill_from {
-                    continue;
-                }
-                let key = if song_bar > 0 && song_bar % PHRASE_BARS == 0 && step == 0 {
-                    gm::CRASH
+            let in_fill = |step: usize| phrase_end && step >= fill_from;
+            // Ride time: every pulse, the skip note after the even-numbered ones ("2 and 4"),
+            // and the 8ths inside a long pulse (compound meters, half notes).
+            for (pulse, (start, len)) in meter.pulses().enumerate() {
+                let centre = if pulse == 0 {
+                    72
+                } else if meter.is_strong_pulse(pulse) {
+                    74
                 } else {
-                    gm::RIDE
+                    84
                 };
-                add(step, key, velocity(rng, centre, 6));
+                let mut strokes = [(start, centre), (usize::MAX, 0), (usize::MAX, 0)];
+                match len {
+                    4 if pulse % 2 == 1 => strokes[1] = (start + 2, 62),
+                    6 => {
+                        strokes[1] = (start + 2, 58);
+                        strokes[2] = (start + 4, 66);
+                    }
+                    8 => strokes[1] = (start + 4, 70),
+                    _ => {}
+                }
+                for (step, centre) in strokes {
+                    if step == usize::MAX || in_fill(step) {
+                        continue;
+                    }
+                    let key = if song_bar > 0 && song_bar % PHRASE_BARS == 0 && step == 0 {
+                        gm::CRASH
+                    } else {
+                        gm::RIDE
+                    };
+                    add(step, key, velocity(rng, centre, 6));
+                }
             }
             if rng.f32() < 0.12 {
                 add(2, gm::RIDE, velocity(rng, 58, 5));
             }
-            // Hi-hat foot on 2 and 4.
-            add(4, gm::PEDAL_HAT, velocity(rng, 68, 6));
-            add(12, gm::PEDAL_HAT, velocity(rng, 68, 6));
-            // Kick: feathered quarters, a downbeat push after fills, the odd "bomb".
+            // Hi-hat foot on the even-numbered beats (2 and 4; 2 in a waltz).
+            for (pulse, (start, _)) in meter.pulses().enumerate() {
+                if pulse % 2 == 1 {
+                    add(start, gm::PEDAL_HAT, velocity(rng, 68, 6));
+                }
+            }
             if self.feathering {
-                for step in [0, 4, 8, 12] {
-                    if !(phrase_end && step >= fill_from) {
-                        add(step, gm::KICK, velocity(rng, 32, 5));
+                for (start, _) in meter.pulses() {
+                    if !in_fill(start) {
+                        add(start, gm::KICK, velocity(rng, 32, 5));
                     }
                 }
             }
             if song_bar > 0 && song_bar % PHRASE_BARS == 0 {
                 add(0, gm::KICK, velocity(rng, 92, 6));
-            } else if rng.f32() < 0.15 {
-                let step = [6, 10, 14][rng.usize(..3)];
-                if !(phrase_end && step >= fill_from) {
+            } else if rng.f32() < 0.15 && !kick_spots.is_empty() {
+                let step = kick_spots[rng.usize(..kick_spots.len())];
+                if !in_fill(step) {
                     add(step, gm::KICK, velocity(rng, 78, 8));
                 }
             }
-            // Snare comping on swung off-beats, sparse and soft.
             let comps = rng.usize(0..=2);
             for _ in 0..comps {
-                let step = [2, 6, 10, 14, 3, 11][rng.usize(..6)];
-                if !(phrase_end && step >= fill_from) {
+                if off_beats.is_empty() {
+                    break;
+                }
+                let step = off_beats[rng.usize(..off_beats.len())];
+                if !in_fill(step) {
                     let key = if rng.f32() < 0.2 {
                         gm::SIDE_STICK
                     } else {
@@ -125,11 +173,10 @@ impl Drummer {
                     gm::LOW_FLOOR_TOM,
                 ];
                 let mut voice = 0usize;
-                for step in fill_from..STEPS_PER_BAR {
-                    // Swung 8ths, with 16th pickups that thicken towards the bar line.
+                for step in fill_from..per_bar {
                     let on_eighth = step % 2 == 0;
-                    let density = (step - fill_from) as f32 / (STEPS_PER_BAR - fill_from) as f32;
-                    let pickup = step == STEPS_PER_BAR - 1;
+                    let density = (step - fill_from) as f32 / (per_bar - fill_from) as f32;
+                    let pickup = step == per_bar - 1;
                     if on_eighth || pickup || rng.f32() < 0.2 + density * 0.4 {
                         let key = if voice < 2 {
                             gm::SNARE

@@ -10,7 +10,8 @@ pub mod harmony;
 pub mod piano;
 pub mod sax;
 
-use super::section::{Section, STEPS_PER_BAR, STEPS_PER_BEAT};
+use super::meter::Meter;
+use super::section::{Section, STEPS_PER_BEAT};
 use super::timing::{PitchRange, RuntimeConfig};
 use harmony::{Chord, Form, Progression};
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub struct SectionHarmony<'a> {
     pub progression: &'a Progression,
     /// Bar of the song the section starts on (0 at the top of the first chorus).
     pub first_bar: usize,
+    /// The section's time signature: where its bars and beats fall.
+    pub meter: Meter,
 }
 
 /// What each player is given to write its part of a section: the changes, the band's dice, and
@@ -59,29 +62,34 @@ pub struct SectionCue<'a> {
 }
 
 impl SectionHarmony<'_> {
-    /// Chord on beat `beat` of the section; beats past the section continue the form.
-    pub fn chord_at_beat(&self, beat: usize) -> Chord {
-        let bar = self.first_bar + beat / 4;
-        self.progression.chord_at(bar, beat % 4)
-    }
-
-    /// Chord on step `step` (16ths) of the section.
+    /// Chord on step `step` (16ths) of the section; steps past the section continue the form.
+    /// A progression's bar is counted in quarter notes, whatever the meter: in 3/4 the chord
+    /// written for beat 4 of a bar is not heard.
     pub fn chord_at_step(&self, step: usize) -> Chord {
-        self.chord_at_beat(step / STEPS_PER_BEAT)
+        let (bar, in_bar) = self.bar_and_step(step);
+        self.progression.chord_at(bar, in_bar / STEPS_PER_BEAT)
     }
 
-    /// Whether a chord begins on beat `beat` (always true on bar lines).
-    pub fn chord_starts_at_beat(&self, beat: usize) -> bool {
-        let bar = self.first_bar + beat / 4;
-        self.progression
-            .bar(bar)
-            .iter()
-            .any(|s| usize::from(s.start_beat) == beat % 4)
+    /// Whether a chord begins on step `step` (always true on bar lines).
+    pub fn chord_starts_at_step(&self, step: usize) -> bool {
+        let (bar, in_bar) = self.bar_and_step(step);
+        in_bar % STEPS_PER_BEAT == 0
+            && self
+                .progression
+                .bar(bar)
+                .iter()
+                .any(|s| usize::from(s.start_beat) == in_bar / STEPS_PER_BEAT)
     }
 
     /// Absolute bar of the song for a step of the section.
     pub fn song_bar(&self, step: usize) -> usize {
-        self.first_bar + step / STEPS_PER_BAR
+        self.bar_and_step(step).0
+    }
+
+    /// The song bar of a step, and the step's place in that bar.
+    fn bar_and_step(&self, step: usize) -> (usize, usize) {
+        let per_bar = self.meter.steps_per_bar();
+        (self.first_bar + step / per_bar, step % per_bar)
     }
 }
 
@@ -154,8 +162,9 @@ impl BuiltinComposer {
         let harmony = SectionHarmony {
             progression: &self.progression,
             first_bar: self.next_bar,
+            meter: config.meter(),
         };
-        let mut section = Section::empty(total_steps);
+        let mut section = Section::empty_in(config.meter(), total_steps);
         use super::section::Instrument::*;
         // One random stream, drawn by the players in band order: a seed plays the same music.
         let mut cue = SectionCue {

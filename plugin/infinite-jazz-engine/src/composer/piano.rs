@@ -6,8 +6,11 @@
 //! figures (Charleston, its reverse, off-beat stabs, anticipations of the next bar's chord).
 
 use super::{idiomatic, velocity, SectionCue};
-use crate::section::{Instrument, Note, Part, STEPS_PER_BAR};
+use crate::section::{Instrument, Note, Part};
 use crate::timing::PitchRange;
+
+/// Steps of the 4/4 bar the figures are written for.
+const FIGURE_STEPS: usize = 16;
 
 /// A comping figure: (step in bar, length in steps, plays the next bar's chord).
 type Figure = &'static [(usize, usize, bool)];
@@ -57,10 +60,16 @@ impl Comping {
         let range = cue.config.range(Instrument::Piano);
         // Left-hand voicings live around middle C; below E3 they turn to mud.
         let range = idiomatic(range, 50, 79);
-        let bars = part.steps.len() / STEPS_PER_BAR;
-        for bar in 0..bars {
-            let base = bar * STEPS_PER_BAR;
-            // A bar of silence now and then, never two in a row.
+        let per_bar = harmony.meter.steps_per_bar();
+        // Figures are 4/4 bars: other meters are comped a 4/4 bar at a time, the last span cut
+        // to what is left (5/4 as 4 + 1 beats, 3/4 as the first three beats of a figure).
+        let spans = (0..part.steps.len() / per_bar).flat_map(|bar| {
+            (0..per_bar)
+                .step_by(FIGURE_STEPS)
+                .map(move |at| (bar * per_bar + at, FIGURE_STEPS.min(per_bar - at)))
+        });
+        for (base, span) in spans {
+            // A span of silence now and then, never two in a row.
             let figure = if !self.laid_out && rng.f32() < 0.05 {
                 &[][..]
             } else {
@@ -68,9 +77,19 @@ impl Comping {
             };
             self.laid_out = figure.is_empty();
             for &(step, len, anticipate) in figure {
+                // An anticipation pushes the next chord on the span's last 8th.
+                let step = if anticipate {
+                    span.saturating_sub(2)
+                } else {
+                    step
+                };
+                if step >= span {
+                    continue;
+                }
+                let len = len.min(span - step);
                 let at = base + step;
                 let chord = if anticipate {
-                    harmony.chord_at_beat((base + STEPS_PER_BAR) / 4)
+                    harmony.chord_at_step(base + span)
                 } else {
                     harmony.chord_at_step(at)
                 };

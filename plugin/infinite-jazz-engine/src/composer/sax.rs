@@ -7,7 +7,7 @@
 //! chord tones, and turns at the edges of the register.
 
 use super::{idiomatic, nearest_key, velocity, SectionCue, SectionHarmony};
-use crate::section::{Instrument, Note, Part, STEPS_PER_BAR};
+use crate::section::{Instrument, Note, Part};
 use crate::timing::PitchRange;
 
 /// A rhythmic and melodic cell: (onset step from the phrase start, length in steps, movement
@@ -99,7 +99,10 @@ impl SaxLine {
         let mut step = self.resting.min(total);
         self.resting = self.resting.saturating_sub(total);
         while step < total {
-            let phrase_len = STEPS_PER_BAR * rng.usize(1..=3) - [0, 2, 4][rng.usize(..3)];
+            let per_bar = cue.harmony.meter.steps_per_bar();
+            let phrase_len = (per_bar * rng.usize(1..=3))
+                .saturating_sub([0, 2, 4][rng.usize(..3)])
+                .max(2);
             let phrase_end = (step + phrase_len).min(total);
             self.phrase(part, harmony, rng, range, step, phrase_end);
             let breath = [4, 6, 8, 12, 16][rng.usize(..5)];

@@ -19,15 +19,25 @@
 //! the host refuses is forgotten (its note-off is never sent), and a refused note-off is owed
 //! and sent at the start of the next block.
 //!
-//! Placement rule: sections start on bar lines (4/4). The first time the playhead reaches a
-//! beat that no remembered section covers, the next queued section is placed there: right
-//! after the previous one when the music continues, otherwise on its own length's grid from
-//! beat 0. The last [`HISTORY`] sections stay where they were placed, so a looped range plays
-//! the same music again, as a DAW user expects of a loop.
+//! Placement rule: sections start on the host's bar lines, in the host's meter (a [`BarGrid`];
+//! 4/4 from beat 0 when the host says nothing). The first time the playhead reaches a beat that
+//! no remembered section covers, the next queued section in that meter is placed there: right
+//! after the previous one when the music continues, otherwise on its own length's grid counted
+//! from the grid's bar 0. The last [`HISTORY`] sections stay where they were placed, so a
+//! looped range plays the same music again, as a DAW user expects of a loop.
+//!
+//! Meter rule: queued sections written in another meter than the grid's are handed back
+//! unplayed (the worker writes new ones as soon as it hears of the change). When the grid's
+//! meter changes, the sections after the current bar line are dropped, the one under the
+//! playhead ends at that bar line, and the sounding notes are released. Only the reserve
+//! section ever plays in a foreign meter, until the worker's music in the new meter arrives:
+//! then it lasts one of the grid's bars (its first bar, cut or followed by rests), so bar
+//! lines stay where the host has them and the queues are looked at again on each of them.
 
 pub mod prepared;
 pub mod roll;
 
+use crate::meter::Meter;
 use crate::section::Instrument;
 use prepared::{PreparedSection, SectionOrigin};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -126,6 +136,46 @@ impl Clock {
     }
 }
 
+/// Where the host's bars are: their meter, and a beat on which a bar of that meter starts.
+/// Sections are placed on this grid; see the module's placement and meter rules.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BarGrid {
+    /// The host's time signature.
+    pub meter: Meter,
+    /// A bar line, in quarter-note beats; bars of `meter` repeat from it both ways. Counted
+    /// back to the host's bar 0 when the host numbers its bars, so sections of several bars
+    /// start on the same bars however the transport got there.
+    pub origin: f64,
+}
+
+impl Default for BarGrid {
+    fn default() -> Self {
+        BarGrid {
+            meter: Meter::COMMON,
+            origin: 0.0,
+        }
+    }
+}
+
+impl BarGrid {
+    /// The grid of a host that reports its meter, the start of the current bar and (maybe) that
+    /// bar's number. Non-finite values are ignored.
+    pub fn from_host(meter: Meter, bar_start: Option<f64>, bar_number: Option<i32>) -> Self {
+        let bar_start = bar_start.filter(|b| b.is_finite()).unwrap_or(0.0);
+        let bars_back = bar_number.map_or(0.0, f64::from);
+        BarGrid {
+            meter,
+            origin: bar_start - bars_back * meter.quarters_per_bar(),
+        }
+    }
+
+    /// The last bar line at or before `beat`.
+    pub fn bar_line_at_or_before(&self, beat: f64) -> f64 {
+        let bar = self.meter.quarters_per_bar();
+        self.origin + ((beat - self.origin) / bar + BEAT_EPS).floor() * bar
+    }
+}
+
 /// Settings read on the audio thread every block (from plugin parameters or a command line).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiveSettings {
@@ -177,12 +227,20 @@ pub struct SequencerStats {
     pub playing_origin: AtomicU8,
     /// Bits of the `f64` beat position at the end of the last block.
     pub position_bits: AtomicU64,
+    /// Bits of the `f64` origin of the bar grid in force ([`BarGrid::origin`]), so a display
+    /// counts bars as the host does.
+    pub bar_origin_bits: AtomicU64,
 }
 
 impl SequencerStats {
     /// Where the playhead was at the end of the last block, in beats.
     pub fn position_beats(&self) -> f64 {
         f64::from_bits(self.position_bits.load(Ordering::Relaxed))
+    }
+
+    /// A bar line of the grid in force, in beats (0 until a host reports its bars).
+    pub fn bar_origin(&self) -> f64 {
+        f64::from_bits(self.bar_origin_bits.load(Ordering::Relaxed))
     }
 }
 
@@ -240,6 +298,9 @@ pub struct Sequencer {
     roll: Option<triple_buffer::Input<roll::RollSnapshot>>,
     roll_start: f64,
     roll_watched: bool,
+    grid: BarGrid,
+    /// The grid's meter changed and the next rolling block cuts the music at its bar line.
+    meter_changed: bool,
 }
 
 impl Sequencer {
@@ -273,6 +334,8 @@ impl Sequencer {
             roll: None,
             roll_start: f64::NAN,
             roll_watched: true,
+            grid: BarGrid::default(),
+            meter_changed: false,
         }
     }
 
@@ -290,6 +353,43 @@ impl Sequencer {
     pub fn with_roll(mut self, roll: triple_buffer::Input<roll::RollSnapshot>) -> Self {
         self.roll = Some(roll);
         self
+    }
+
+    /// Follows the host's bars from the next block on (see the module's meter rule). A host
+    /// that reports its time signature calls this every block; it costs nothing when nothing
+    /// changed.
+    pub fn set_bar_grid(&mut self, grid: BarGrid) {
+        if !grid.origin.is_finite() {
+            return;
+        }
+        self.meter_changed |= grid.meter != self.grid.meter;
+        if grid.origin != self.grid.origin {
+            self.stats
+                .bar_origin_bits
+                .store(grid.origin.to_bits(), Ordering::Relaxed);
+        }
+        self.grid = grid;
+    }
+
+    /// The new meter starts at the bar line at or before `start` (the first block that plays
+    /// in it): the music before that line stays where it was, the rest is dropped.
+    fn cut_at_meter_change(&mut self, start: f64) {
+        self.meter_changed = false;
+        let cut = self.grid.bar_line_at_or_before(start);
+        for slot in 0..HISTORY {
+            match self.entries[slot].as_mut() {
+                Some(e) if e.start >= cut => self.evict(slot),
+                Some(e) if e.end > cut => e.end = cut,
+                _ => {}
+            }
+        }
+        self.voices.release_all(0);
+        self.roll_start = f64::NAN;
+    }
+
+    /// The grid sections are placed on.
+    pub fn bar_grid(&self) -> BarGrid {
+        self.grid
     }
 
     /// The counters it publishes.
@@ -437,6 +537,9 @@ impl Sequencer {
     }
 
     fn roll(&mut self, start: f64, bps: f64, samples: usize, live: &LiveSettings) {
+        if self.meter_changed {
+            self.cut_at_meter_change(start);
+        }
         if self.window_end.is_some() && self.last_start == Some(start) {
             // Frozen: the host says it plays but does not move. Nothing new to play.
             return;
@@ -519,7 +622,8 @@ impl Sequencer {
                     SectionRef::Queued(s) => s,
                     SectionRef::Reserve => &self.reserve,
                 };
-                self.voices.gather(section, e.start, &window, live);
+                self.voices
+                    .gather(section, e.start, e.end - e.start, &window, live);
             }
         }
     }
@@ -536,7 +640,7 @@ impl Sequencer {
         let section = self.next_section();
         let length = match &section {
             SectionRef::Queued(s) => s.length_beats(),
-            SectionRef::Reserve => self.reserve.length_beats(),
+            SectionRef::Reserve => self.reserve_length(),
         };
         let previous_end = self
             .entries
@@ -545,10 +649,11 @@ impl Sequencer {
             .filter(|e| e.end <= c)
             .map(|e| e.end)
             .fold(f64::NEG_INFINITY, f64::max);
+        let origin = self.grid.origin;
         let start = if previous_end + length > c {
             previous_end
         } else {
-            (c / length).floor() * length
+            origin + ((c - origin) / length + BEAT_EPS / length).floor() * length
         };
         let end = start + length;
         // Sections never overlap: anything in the way was placed before a jump.
@@ -585,10 +690,21 @@ impl Sequencer {
         slot
     }
 
+    /// The reserve's length on the grid: its own in its meter, else one of the grid's bars.
+    fn reserve_length(&self) -> f64 {
+        if self.reserve.meter == self.grid.meter {
+            self.reserve.length_beats()
+        } else {
+            self.grid.meter.quarters_per_bar()
+        }
+    }
+
     fn next_section(&mut self) -> SectionRef {
         let generation = self.stats.generation.load(Ordering::Relaxed);
+        let meter = self.grid.meter;
         while let Ok(section) = self.queues.ready.pop() {
-            if section.generation < generation || section.total_steps == 0 {
+            if section.generation < generation || section.total_steps == 0 || section.meter != meter
+            {
                 self.stats.stale_dropped.fetch_add(1, Ordering::Relaxed);
                 self.give_back(section);
                 continue;
@@ -599,7 +715,7 @@ impl Sequencer {
         }
         self.stats.underruns.fetch_add(1, Ordering::Relaxed);
         while let Ok(mut section) = self.queues.fallback.pop() {
-            if section.total_steps == 0 {
+            if section.total_steps == 0 || section.meter != meter {
                 self.give_back(section);
                 continue;
             }
@@ -672,17 +788,24 @@ impl Voices {
             .any(|keys| keys.iter().any(|c| *c != 0))
     }
 
-    /// Emits the notes of `section` (placed at beat `base`) that fall in the window, merging
-    /// note-ons and note-offs in time order so the sounding table stays true.
-    fn gather(&mut self, section: &PreparedSection, base: f64, w: &Window, live: &LiveSettings) {
+    /// Emits the notes of `section` (placed at beat `base`, lasting `limit` beats there) that
+    /// fall in the window, merging note-ons and note-offs in time order so the sounding table
+    /// stays true. Nothing starts at or after `limit`, and what sounds then ends there.
+    fn gather(
+        &mut self,
+        section: &PreparedSection,
+        base: f64,
+        limit: f64,
+        w: &Window,
+        live: &LiveSettings,
+    ) {
         let (lo, hi, start, bps, samples, h) = (w.lo, w.hi, w.start, w.bps, w.samples, w.humanize);
-        let swing = live.swing;
+        let (swing, meter) = (live.swing, section.meter);
         let (rel_lo, rel_hi) = (lo - base, hi - base);
         let notes = &section.notes;
-        let mut i = notes.partition_point(|n| n.start_beats(swing) <= rel_lo - h);
-        let mut j = section
-            .by_end
-            .partition_point(|k| notes[usize::from(*k)].end_beats(swing) <= rel_lo);
+        let end_of = |k: &u16| notes[usize::from(*k)].end_beats(swing, meter).min(limit);
+        let mut i = notes.partition_point(|n| n.start_beats(swing, meter) <= rel_lo - h);
+        let mut j = section.by_end.partition_point(|k| end_of(k) <= rel_lo);
         let to_sample = |beat: f64| -> u32 {
             let n = crate::timing::nearest_unit((base + beat - BEAT_EPS - start) / bps);
             n.clamp(0.0, samples as f64 - 1.0) as u32
@@ -690,13 +813,9 @@ impl Voices {
         loop {
             let next_on = notes
                 .get(i)
-                .map(|n| n.start_beats(swing))
-                .filter(|b| *b <= rel_hi);
-            let next_off = section
-                .by_end
-                .get(j)
-                .map(|k| notes[usize::from(*k)].end_beats(swing))
-                .filter(|b| *b <= rel_hi);
+                .map(|n| n.start_beats(swing, meter))
+                .filter(|b| *b <= rel_hi && *b < limit);
+            let next_off = section.by_end.get(j).map(end_of).filter(|b| *b <= rel_hi);
             match (next_on, next_off) {
                 (None, None) => break,
                 (Some(on), off) if off.is_none_or(|off| on < off) => {
@@ -710,7 +829,7 @@ impl Voices {
                         0.0
                     };
                     let at = on + delay;
-                    if at <= rel_lo || at > rel_hi || live.muted[inst] {
+                    if at <= rel_lo || at > rel_hi || at >= limit || live.muted[inst] {
                         continue;
                     }
                     let sample = to_sample(at);

@@ -1,6 +1,7 @@
 //! Sections in the compact form the audio thread plays: notes sorted twice (by start and by
 //! end), built on the worker thread so the audio thread only searches and reads.
 
+use crate::meter::Meter;
 use crate::section::{Instrument, Section, Step};
 use crate::timing::{step_to_beats, tied_end_step, DRUM_NOTE_BEATS};
 use serde::{Deserialize, Serialize};
@@ -35,17 +36,17 @@ pub struct PreparedNote {
 }
 
 impl PreparedNote {
-    /// Onset in beats from the section start, at this swing.
-    pub fn start_beats(&self, swing: f64) -> f64 {
-        step_to_beats(usize::from(self.start_step), swing)
+    /// Onset in beats from the section start, at this swing in the section's meter.
+    pub fn start_beats(&self, swing: f64, meter: Meter) -> f64 {
+        step_to_beats(usize::from(self.start_step), swing, meter)
     }
 
-    /// Release in beats from the section start, at this swing.
-    pub fn end_beats(&self, swing: f64) -> f64 {
+    /// Release in beats from the section start, at this swing in the section's meter.
+    pub fn end_beats(&self, swing: f64, meter: Meter) -> f64 {
         if self.end_key % 2 == 1 {
-            self.start_beats(swing) + DRUM_NOTE_BEATS
+            self.start_beats(swing, meter) + DRUM_NOTE_BEATS
         } else {
-            step_to_beats(usize::from(self.end_key / 2), swing)
+            step_to_beats(usize::from(self.end_key / 2), swing, meter)
         }
     }
 }
@@ -59,6 +60,9 @@ pub struct PreparedSection {
     pub by_end: Vec<u16>,
     /// Length in 16th steps.
     pub total_steps: u16,
+    /// The time signature it was written in: the sequencer places it only where the host's
+    /// bars are in the same meter.
+    pub meter: Meter,
     /// Where the section came from (the source, the fallback composer or the reserve).
     pub origin: SectionOrigin,
     /// Sections of an older generation were asked for before a "regenerate" and are skipped.
@@ -111,6 +115,7 @@ impl PreparedSection {
             notes,
             by_end,
             total_steps: total_steps as u16,
+            meter: section.meter,
             origin,
             generation,
             serial: 0,
@@ -143,8 +148,8 @@ mod tests {
                 .iter()
                 .map(|n| {
                     (
-                        (n.start_beats(swing) * 1e9) as u64,
-                        (n.end_beats(swing) * 1e9) as u64,
+                        (n.start_beats(swing, prepared.meter) * 1e9) as u64,
+                        (n.end_beats(swing, prepared.meter) * 1e9) as u64,
                         n.key,
                     )
                 })
@@ -167,7 +172,7 @@ mod tests {
             let ends: Vec<f64> = prepared
                 .by_end
                 .iter()
-                .map(|i| prepared.notes[usize::from(*i)].end_beats(swing))
+                .map(|i| prepared.notes[usize::from(*i)].end_beats(swing, prepared.meter))
                 .collect();
             assert!(ends.windows(2).all(|w| w[0] <= w[1]));
         }
@@ -186,6 +191,6 @@ mod tests {
         );
         bass.steps[15] = Step::Tie;
         let p = PreparedSection::new(&section, SectionOrigin::Primary, 0);
-        assert_eq!(p.notes[0].end_beats(0.62), 4.0);
+        assert_eq!(p.notes[0].end_beats(0.62, Meter::COMMON), 4.0);
     }
 }

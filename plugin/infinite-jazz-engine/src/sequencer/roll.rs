@@ -28,6 +28,8 @@ pub struct RollSnapshot {
     pub section_start: f64,
     /// Length of the section in beats.
     pub length_beats: f64,
+    /// Length of one of its bars in beats (its meter's).
+    pub bar_beats: f64,
     /// 0 primary, 1 fallback, 2 reserve.
     pub origin: u8,
     /// How many of `notes` are in use.
@@ -42,6 +44,7 @@ impl Default for RollSnapshot {
             serial: 0,
             section_start: 0.0,
             length_beats: 0.0,
+            bar_beats: 4.0,
             origin: 255,
             count: 0,
             notes: [RollNote::default(); MAX_ROLL_NOTES],
@@ -60,12 +63,13 @@ impl RollSnapshot {
         self.serial = self.serial.wrapping_add(1);
         self.section_start = start;
         self.length_beats = section.length_beats();
+        self.bar_beats = section.meter.quarters_per_bar();
         self.origin = origin;
         let mut count = 0;
         for note in section.notes.iter().take(MAX_ROLL_NOTES) {
             self.notes[count] = RollNote {
-                start: note.start_beats(swing) as f32,
-                end: note.end_beats(swing) as f32,
+                start: note.start_beats(swing, section.meter) as f32,
+                end: note.end_beats(swing, section.meter) as f32,
                 instrument: note.instrument.index() as u8,
                 key: note.key,
             };

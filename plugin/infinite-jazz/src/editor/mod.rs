@@ -8,7 +8,7 @@ pub mod view;
 
 use crate::link::{EditorLink, Steering};
 use crate::model_settings::{ModelSettingsError, ModelSettingsFile};
-use crate::params::{FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice};
+use crate::params::{FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice, MeterChoice};
 use crate::take_export::{now_stamp, TakeExport, TakeExportError};
 use egui::Color32;
 use infinite_jazz_engine::composer::harmony::Progression;
@@ -115,6 +115,9 @@ impl JazzEditor {
         let mut inputs = StatusInputs {
             position_beats: stats.position_beats(),
             tempo: f64::from_bits(self.link.tempo_bits.load(Ordering::Relaxed)),
+            meter: self.params.meter_in_force(),
+            bar_origin: stats.bar_origin(),
+            host_meter: self.link.host_meter.load(Ordering::Relaxed),
             playing_origin: stats.playing_origin.load(Ordering::Relaxed),
             underruns: stats.underruns.load(Ordering::Relaxed),
             ..Default::default()
@@ -262,6 +265,8 @@ impl JazzEditor {
             ui.separator();
             ui.label(&status.tempo);
             ui.separator();
+            ui.label(&status.time_signature);
+            ui.separator();
             ui.add(
                 egui::ProgressBar::new(status.meter)
                     .desired_width(160.0)
@@ -319,6 +324,13 @@ impl JazzEditor {
             ui.label("Key");
             let keys: Vec<KeyChoice> = (0..13).map(KeyChoice::from_index).collect();
             enum_combo(ui, setter, &self.params.key, "key", &keys);
+            ui.label("Own meter").on_hover_text(
+                "The meter when the host reports none; a host's time signature always wins",
+            );
+            let meters: Vec<MeterChoice> = (0..MeterChoice::variants().len())
+                .map(MeterChoice::from_index)
+                .collect();
+            enum_combo(ui, setter, &self.params.meter, "meter", &meters);
         });
         ui.label("Own changes (bars separated by |)");
         ui.add(egui::TextEdit::singleline(&mut steering.changes).hint_text("Dm7 G7 | Cmaj7 |"));

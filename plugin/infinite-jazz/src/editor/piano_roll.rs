@@ -77,8 +77,12 @@ impl PianoRoll {
                 Stroke::new(1.0, Color32::from_gray(45)),
             );
         }
-        for bar in (0..ROLL_BEATS as usize).step_by(4) {
-            vertical(bar as f32, Stroke::new(1.0, Color32::from_gray(50)));
+        // Bar lines of the section's meter, from its start.
+        let bar_beats = (self.snapshot.bar_beats as f32).max(0.25);
+        let mut bar = 0.0;
+        while bar < ROLL_BEATS {
+            vertical(bar, Stroke::new(1.0, Color32::from_gray(50)));
+            bar += bar_beats;
         }
         for r in &rects {
             let lane = r.instrument.index() as f32;

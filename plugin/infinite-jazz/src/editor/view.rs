@@ -1,7 +1,8 @@
 //! The editor's logic without a window: what the status line says, where the piano roll draws
 //! each note, how the backend form becomes a config file, what an export contains.
 
-use infinite_jazz_engine::section::{Instrument, Section, STEPS_PER_BAR, STEPS_PER_BEAT};
+use infinite_jazz_engine::meter::Meter;
+use infinite_jazz_engine::section::{Instrument, Section, STEPS_PER_BEAT};
 use infinite_jazz_engine::sequencer::roll::RollSnapshot;
 use infinite_jazz_engine::timing::{section_note_spans, RuntimeConfig};
 use infinite_jazz_llm::{Backend, UserConfig};
@@ -11,6 +12,8 @@ use infinite_jazz_llm::{Backend, UserConfig};
 pub struct StatusView {
     pub position: String,
     pub tempo: String,
+    /// The meter the band plays in, and whose it is.
+    pub time_signature: String,
     /// Sections ready ahead, as a fraction of the depth asked for (0..=1).
     pub meter: f32,
     pub meter_text: String,
@@ -25,6 +28,11 @@ pub struct StatusView {
 pub struct StatusInputs {
     pub position_beats: f64,
     pub tempo: f64,
+    /// The meter in force and a bar line of it, in beats.
+    pub meter: Meter,
+    pub bar_origin: f64,
+    /// Whether the meter is the host's (else the plugin's own).
+    pub host_meter: bool,
     pub queued: usize,
     pub depth: usize,
     /// 0 primary, 1 fallback, 2 reserve, other: nothing yet.
@@ -37,9 +45,12 @@ pub struct StatusInputs {
 
 impl StatusView {
     pub fn new(i: &StatusInputs) -> Self {
-        let beat = i.position_beats.max(0.0);
-        let bar = (beat / 4.0).floor() as u64 + 1;
-        let beat_in_bar = (beat % 4.0).floor() as u64 + 1;
+        let bar_beats = i.meter.quarters_per_bar();
+        let from_origin = (i.position_beats - i.bar_origin).max(0.0);
+        let bar = (from_origin / bar_beats).floor() as u64 + 1;
+        // Beats as the meter counts them: dotted quarters in 6/8, 8th groups in 7/8.
+        let step_in_bar = ((from_origin % bar_beats) * 4.0).floor() as usize;
+        let beat_in_bar = i.meter.pulse_of_step(step_in_bar) + 1;
         let depth = i.depth.max(1);
         let source = match (i.playing_origin, &i.model) {
             (0, Some(model)) => format!("playing: {model}"),
@@ -51,6 +62,11 @@ impl StatusView {
         StatusView {
             position: format!("bar {bar} · beat {beat_in_bar}"),
             tempo: format!("{:.1} BPM", i.tempo),
+            time_signature: format!(
+                "{} ({})",
+                i.meter,
+                if i.host_meter { "host" } else { "own" }
+            ),
             meter: (i.queued as f32 / depth as f32).clamp(0.0, 1.0),
             meter_text: format!("{} of {} sections ready", i.queued, depth),
             source,
@@ -218,14 +234,14 @@ pub fn export_sections(archive: &[Section], bars: Option<usize>) -> Vec<Section>
         if left == 0 {
             break;
         }
-        let section_bars = section.total_steps / STEPS_PER_BAR;
+        let section_bars = section.bars();
         if section_bars <= left {
             out.push(section.clone());
             left -= section_bars;
         } else {
             // Keep the end of this section: its last `left` bars.
             let mut tail = section.clone();
-            let cut = (section_bars - left) * STEPS_PER_BAR;
+            let cut = (section_bars - left) * section.meter.steps_per_bar();
             for part in &mut tail.parts {
                 part.steps.drain(..cut);
             }
@@ -256,6 +272,7 @@ mod tests {
             latency_ms: Some(850),
             underruns: 2,
             error: Some("server error (HTTP 503)".into()),
+            ..Default::default()
         });
         assert_eq!(view.position, "bar 3 · beat 2");
         assert_eq!(view.tempo, "132.0 BPM");
@@ -269,6 +286,27 @@ mod tests {
         });
         assert_eq!(idle.source, "waiting for the host to play");
         assert_eq!(idle.meter, 0.0);
+    }
+
+    #[test]
+    fn the_position_counts_bars_and_beats_of_the_meter_in_force() {
+        let at = |beats: f64, meter: &str, origin: f64, host_meter: bool| {
+            StatusView::new(&StatusInputs {
+                position_beats: beats,
+                meter: meter.parse().expect("a meter"),
+                bar_origin: origin,
+                host_meter,
+                ..Default::default()
+            })
+        };
+        assert_eq!(at(7.5, "3/4", 0.0, true).position, "bar 3 · beat 2");
+        assert_eq!(at(7.5, "3/4", 0.0, true).time_signature, "3/4 (host)");
+        // 6/8 counts two dotted quarters a bar.
+        assert_eq!(at(4.6, "6/8", 0.0, false).position, "bar 2 · beat 2");
+        assert_eq!(at(4.6, "6/8", 0.0, false).time_signature, "6/8 (own)");
+        // After four bars of 4/4 the host's 3/4 bars count on from bar 5.
+        assert_eq!(at(17.0, "3/4", 4.0, true).position, "bar 5 · beat 2");
+        assert_eq!(at(7.0, "4/4", 0.0, true).position, "bar 2 · beat 4");
     }
 
     #[test]
