@@ -4,21 +4,28 @@ use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use infinite_jazz_engine::composer::harmony::{parse_chord_symbol, Form, Progression};
 use infinite_jazz_engine::composer::ComposerSettings;
-use infinite_jazz_engine::meter::Meter;
+use infinite_jazz_engine::feel::Feel;
 use infinite_jazz_engine::section::Instrument;
 use infinite_jazz_engine::timing::{RuntimeConfig, MAX_BARS_PER_SECTION};
 
 #[derive(Args, Debug, Clone)]
 pub struct GenerationArgs {
-    /// Tempo in beats per minute.
-    #[arg(long, default_value_t = 120.0)]
-    pub tempo: f64,
-    /// Swing ratio: where the off-beat 8th lands within the beat (0.50 straight … 0.75 hard).
-    #[arg(long, default_value_t = 0.62)]
-    pub swing: f64,
-    /// Time signature: 4/4, 3/4, 5/4, 6/8, 7/4, 7/8, 12/8 … (any N/2, N/4, N/8 or N/16).
-    #[arg(long, default_value = "4/4")]
-    pub meter: String,
+    /// The style: swing, ballad, bebop, bossa, waltz, modal. It sets the defaults of --tempo,
+    /// --swing and --meter, the forms the composer picks from and the model's preset.
+    #[arg(long, default_value = "swing")]
+    pub feel: String,
+    /// Tempo in beats per minute (default: the feel's: swing 120, ballad 66, bebop 240, bossa
+    /// 130, waltz 150, modal 140).
+    #[arg(long)]
+    pub tempo: Option<f64>,
+    /// Swing ratio: where the off-beat 8th lands within the beat (0.50 straight … 0.75 hard;
+    /// default: the feel's; a bossa is always straight).
+    #[arg(long)]
+    pub swing: Option<f64>,
+    /// Time signature: 4/4, 3/4, 5/4, 6/8, 7/4, 7/8, 12/8 … (any N/2, N/4, N/8 or N/16;
+    /// default: the feel's, 3/4 for a waltz, else 4/4).
+    #[arg(long)]
+    pub meter: Option<String>,
     /// Bars per section (the unit the composer or model writes at once).
     #[arg(long, default_value_t = 2)]
     pub section_bars: usize,
@@ -41,10 +48,13 @@ pub struct GenerationArgs {
 
 impl GenerationArgs {
     pub fn config(&self) -> Result<RuntimeConfig> {
-        if !(self.tempo.is_finite() && (20.0..=400.0).contains(&self.tempo)) {
+        let feel: Feel = self.feel.parse().map_err(|e| anyhow!("--feel: {e}"))?;
+        let tempo = self.tempo.unwrap_or(feel.default_tempo());
+        if !(tempo.is_finite() && (20.0..=400.0).contains(&tempo)) {
             return Err(anyhow!("--tempo must be between 20 and 400 BPM"));
         }
-        if !(0.5..=0.75).contains(&self.swing) {
+        let swing = self.swing.unwrap_or(feel.default_swing());
+        if !(0.5..=0.75).contains(&swing) {
             return Err(anyhow!("--swing must be between 0.50 and 0.75"));
         }
         if !(1..=MAX_BARS_PER_SECTION).contains(&self.section_bars) {
@@ -52,14 +62,15 @@ impl GenerationArgs {
                 "--section-bars must be between 1 and {MAX_BARS_PER_SECTION}"
             ));
         }
-        let meter: Meter = self
-            .meter
-            .parse()
-            .map_err(|e| anyhow!("--meter {:?}: {e}", self.meter))?;
+        let meter = match &self.meter {
+            Some(text) => text.parse().map_err(|e| anyhow!("--meter {text:?}: {e}"))?,
+            None => feel.default_meter(),
+        };
         let mut config = RuntimeConfig::default()
+            .with_feel(feel)
             .with_meter(meter)
-            .with_tempo(self.tempo)
-            .with_swing(self.swing)
+            .with_tempo(tempo)
+            .with_swing(swing)
             .with_bars_per_section(self.section_bars);
         for (instrument, channel) in Instrument::ALL.into_iter().zip(&self.channels) {
             if !(1..=16).contains(channel) {

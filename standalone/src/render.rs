@@ -221,9 +221,11 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         eprintln!("wrote {} and {}", wav.display(), outputs.midi.display());
     }
     eprintln!(
-        "wrote {} ({} bars, {}, {} BPM, swing {})",
+        "wrote {} ({} bars of {}, {}, {}, {} BPM, swing {})",
         args.out.display(),
         args.bars,
+        config.meter(),
+        config.feel(),
         composer.description(),
         config.tempo_bpm(),
         config.swing()

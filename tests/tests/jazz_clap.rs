@@ -430,3 +430,67 @@ fn a_change_from_four_four_to_three_four_is_followed_at_its_bar_line() {
         since: 16.0,
     });
 }
+
+#[test]
+fn a_waltz_feel_without_a_time_signature_plays_in_its_own_three_four() {
+    let lib = library();
+    let short = BlockSpec::at_120_bpm(4, 1024, SAMPLE_RATE, true);
+    let first = run_session(&session(&lib, None), &short);
+    let json = String::from_utf8(first.saved_state[8..].to_vec()).expect("state is JSON text");
+    // Choose the feel through the project state, as a host restoring a project does.
+    let start = json
+        .find("\"feel\":{")
+        .unwrap_or_else(|| panic!("no feel in {json}"));
+    let end = start + json[start..].find('}').expect("a closing brace") + 1;
+    let edited = format!(
+        "{}\"feel\":{{\"string\":\"waltz\"}}{}",
+        &json[..start],
+        &json[end..]
+    );
+    let mut waltz = session(&lib, Some(&frame(edited.as_bytes())));
+    waltz.pace = Some(8.0);
+    // No transport at all: the band keeps its own tempo (120) and its own meter, the feel's.
+    let blocks: Vec<BlockSpec> = (0..1900)
+        .map(|_| BlockSpec {
+            samples: 512,
+            transport: None,
+        })
+        .collect();
+    let result = run_session(&waltz, &blocks);
+    assert_eq!(result.state_loaded, Some(true));
+    assert!(String::from_utf8_lossy(&result.saved_state).contains("waltz"));
+    let bps = 120.0 / 60.0 / SAMPLE_RATE;
+    let mut heard = Vec::new();
+    for (i, block) in result.blocks.iter().enumerate() {
+        for event in &block.events {
+            if let OutEvent::NoteOn {
+                time, channel, key, ..
+            } = *event
+            {
+                heard.push(((i * 512) as f64 * bps + f64::from(time) * bps, channel, key));
+            }
+        }
+    }
+    let near = |a: f64, b: f64| (a - b).abs() <= bps / 2.0 + 1e-9;
+    for bar in 2..12 {
+        let line = f64::from(bar) * 3.0;
+        assert!(
+            heard.iter().any(|(b, c, _)| *c == 0 && near(*b, line)),
+            "no bass on the downbeat of bar {bar}"
+        );
+        // Comping on 2 and 3, never on the waltz's downbeat.
+        assert!(
+            !heard.iter().any(|(b, c, _)| *c == 1 && near(*b, line)),
+            "piano on the downbeat of bar {bar}"
+        );
+    }
+    let hats: Vec<f64> = heard
+        .iter()
+        .filter(|(b, c, k)| *c == 9 && *k == 44 && *b > 3.0)
+        .map(|(b, _, _)| *b)
+        .collect();
+    assert!(hats.len() >= 8, "{hats:?}");
+    for h in hats {
+        assert!(near(h.rem_euclid(3.0), 1.0), "hi-hat off beat 2 at {h}");
+    }
+}

@@ -166,6 +166,63 @@ fn render_in_other_meters_writes_their_bars_and_time_signatures() {
     );
 }
 
+#[test]
+fn render_plays_each_feel_with_its_defaults() {
+    // A waltz is in 3/4 unless told otherwise, at the waltz's tempo.
+    let dir = scratch_dir("render_feel_waltz");
+    let out = render(&dir, &["--save-output", "--feel", "waltz"]);
+    integration_tests::assert_success(&out);
+    let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
+    let smf = Smf::parse(&bytes).expect("SMF");
+    let meta: Vec<MetaMessage> = smf.tracks[0]
+        .iter()
+        .filter_map(|e| match e.kind {
+            TrackEventKind::Meta(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        meta.contains(&MetaMessage::TimeSignature(3, 2, 24, 8)),
+        "{meta:?}"
+    );
+    assert!(meta
+        .iter()
+        .any(|m| matches!(m, MetaMessage::Tempo(t) if t.as_int() == 400_000)));
+    let text = std::fs::read_to_string(dir.join("take.txt")).expect("take.txt");
+    assert!(text.contains("# feel: waltz") && text.contains("# meter: 3/4"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("jazz waltz"));
+
+    // A bossa is straight: every note starts on a 16th (240 ticks), whatever --swing says.
+    let dir = scratch_dir("render_feel_bossa");
+    let out = render(
+        &dir,
+        &["--feel", "bossa", "--tempo", "130", "--swing", "0.7"],
+    );
+    integration_tests::assert_success(&out);
+    let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
+    let smf = Smf::parse(&bytes).expect("SMF");
+    let mut onsets = 0;
+    for track in &smf.tracks {
+        let mut tick = 0u32;
+        for ev in track {
+            tick += ev.delta.as_int();
+            if let TrackEventKind::Midi {
+                message: MidiMessage::NoteOn { .. },
+                ..
+            } = ev.kind
+            {
+                assert_eq!(tick % 240, 0, "a swung onset at tick {tick}");
+                onsets += 1;
+            }
+        }
+    }
+    assert!(onsets > 100);
+
+    let out = render(&scratch_dir("render_feel_bad"), &["--feel", "polka"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--feel"));
+}
+
 /// Python with `mido`: `cargo xtask test` finds (or installs) one and names it here; without
 /// it, the first interpreter on the usual paths that has mido.
 fn python() -> String {

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod composer;
+pub mod feel;
 pub mod meter;
 pub mod midi_file;
 pub mod pitch;

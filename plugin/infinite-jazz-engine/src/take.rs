@@ -1,5 +1,6 @@
 //! A take on disk: tracker text with `# key: value` metadata, readable back into music.
 
+use super::feel::Feel;
 use super::meter::Meter;
 use super::section::Section;
 use super::timing::{
@@ -25,6 +26,8 @@ pub struct TakeInfo {
     pub bars_per_section: usize,
     /// The meter it starts in (a section in another one says so in its own `# meter:` line).
     pub meter: Meter,
+    /// The style it was played in.
+    pub feel: Feel,
     /// The composer's seed, when one was set.
     pub seed: Option<u64>,
     /// `builtin` or the language model's name.
@@ -43,6 +46,7 @@ impl TakeInfo {
             swing: config.swing(),
             bars_per_section: config.bars_per_section(),
             meter: config.meter(),
+            feel: config.feel(),
             seed: None,
             model: "builtin".to_string(),
             prompt: String::new(),
@@ -59,6 +63,9 @@ impl TakeInfo {
         ];
         if self.meter != Meter::COMMON {
             m.push(("meter".to_string(), self.meter.to_string()));
+        }
+        if self.feel != Feel::Swing {
+            m.push(("feel".to_string(), self.feel.to_string()));
         }
         if let Some(seed) = self.seed {
             m.push(("seed".to_string(), seed.to_string()));
@@ -122,6 +129,10 @@ impl TakeInfo {
                     _ => problems.push(format!(
                         "bars {value:?} is not a whole number of bars; using the default"
                     )),
+                },
+                "feel" => match value.parse::<Feel>() {
+                    Ok(feel) => config = config.with_feel(feel),
+                    Err(e) => problems.push(format!("{e}; using {}", config.feel())),
                 },
                 "meter" => match value.parse::<Meter>() {
                     Ok(meter) => config = config.with_meter(meter),

@@ -3,6 +3,7 @@
 //! Everything musical is placed in *beats* by [`step_to_beats`]; each output then converts
 //! beats to its own unit (samples, MIDI ticks) in one rounding step, so all of them agree.
 
+use super::feel::Feel;
 use super::meter::Meter;
 use super::section::{Instrument, Section, Step, STEPS_PER_BEAT};
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,8 @@ pub struct RuntimeConfig {
     velocity_scale: [f32; 4],
     #[serde(default)]
     meter: Meter,
+    #[serde(default)]
+    feel: Feel,
 }
 
 impl Default for RuntimeConfig {
@@ -127,6 +130,7 @@ impl Default for RuntimeConfig {
             ],
             velocity_scale: [1.0; 4],
             meter: Meter::COMMON,
+            feel: Feel::Swing,
         }
     }
 }
@@ -136,9 +140,17 @@ impl RuntimeConfig {
     pub fn tempo_bpm(&self) -> f64 {
         self.tempo_bpm
     }
-    /// Swing ratio, see [`step_to_beats`].
+    /// Swing ratio, see [`step_to_beats`]; straight in a feel that is never swung (bossa).
     pub fn swing(&self) -> f64 {
-        self.swing
+        if self.feel.plays_straight() {
+            MIN_SWING
+        } else {
+            self.swing
+        }
+    }
+    /// The style the band plays in.
+    pub fn feel(&self) -> Feel {
+        self.feel
     }
     /// Bars in one section.
     pub fn bars_per_section(&self) -> usize {
@@ -181,6 +193,11 @@ impl RuntimeConfig {
     /// The swing, clamped and quantised by [`quantize_swing`].
     pub fn with_swing(mut self, swing: f64) -> Self {
         self.swing = quantize_swing(swing);
+        self
+    }
+    /// The style of the sections to write.
+    pub fn with_feel(mut self, feel: Feel) -> Self {
+        self.feel = feel;
         self
     }
     /// The time signature of the sections to write.

@@ -451,8 +451,9 @@ impl Drop for SourceRunner {
 }
 
 struct WorkerLoop {
-    /// The meter sections are being written in; a change makes the queued ones stale.
-    meter: crate::meter::Meter,
+    /// The meter and feel sections are being written in; a change makes the queued ones
+    /// stale.
+    style: (crate::meter::Meter, crate::feel::Feel),
     queues: WorkerQueues,
     stats: Arc<SequencerStats>,
     feed: SettingsFeed,
@@ -498,7 +499,7 @@ impl WorkerLoop {
         let settings = feed.read();
         let composer_settings = settings.composer.clone();
         WorkerLoop {
-            meter: settings.config.meter(),
+            style: (settings.config.meter(), settings.config.feel()),
             queues,
             stats,
             feed,
@@ -546,10 +547,12 @@ impl WorkerLoop {
             self.free_returned();
             self.read_changed_settings();
             let settings = self.settings.clone();
-            if settings.config.meter() != self.meter {
-                // Music already written in the old meter cannot play in the new one: the
-                // sequencer skips it, and the source starts afresh.
-                self.meter = settings.config.meter();
+            let style = (settings.config.meter(), settings.config.feel());
+            if style != self.style {
+                // Music already written in the old meter cannot play in the new one (the
+                // sequencer skips it), and a new feel should be heard from the next section:
+                // the source starts afresh.
+                self.style = style;
                 self.start_afresh();
             }
             if settings.composer != self.composer_settings {

@@ -3,18 +3,34 @@
 
 use crate::chat::Prompt;
 use crate::config::{config_dir, LlmSettings};
+use infinite_jazz_engine::feel::Feel;
 use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::pitch::note_name;
 use infinite_jazz_engine::section::{Instrument, Section, Step};
-use infinite_jazz_engine::timing::RuntimeConfig;
+use infinite_jazz_engine::timing::{RuntimeConfig, MIN_SWING};
 use infinite_jazz_engine::tracker::write_section;
 use thiserror::Error;
 
 /// Presets that ship with the plugin; users add their own as `<config dir>/prompts/NAME.txt`.
-const BUILTIN_STYLES: [(&str, &str); 2] = [
+const BUILTIN_STYLES: [(&str, &str); 7] = [
     ("default", include_str!("../prompts/default.txt")),
     ("experimental", include_str!("../prompts/experimental.txt")),
+    ("ballad", include_str!("../prompts/ballad.txt")),
+    ("bebop", include_str!("../prompts/bebop.txt")),
+    ("bossa", include_str!("../prompts/bossa.txt")),
+    ("waltz", include_str!("../prompts/waltz.txt")),
+    ("modal", include_str!("../prompts/modal.txt")),
 ];
+
+/// The style preset a feel is played with when the user keeps the default style: the swing
+/// feel is the default preset, every other feel has a preset of its own name.
+pub fn feel_style_name(style: &str, feel: Feel) -> &str {
+    match feel {
+        Feel::Swing => style,
+        _ if style == "default" => feel.name(),
+        _ => style,
+    }
+}
 
 const MAX_PRESET_BYTES: u64 = 16 * 1024;
 
@@ -150,7 +166,7 @@ pub fn build_prompt(inputs: &PromptInputs) -> Prompt {
     system.push_str(inputs.style_text.trim());
     system.push('\n');
 
-    let mut user = if c.meter().swings() {
+    let mut user = if c.meter().swings() && c.swing() > MIN_SWING {
         format!(
             "Tempo {:.0} BPM, swing {:.2} (the off-beat 8th falls {:.0}% of the way through the beat).\n",
             c.tempo_bpm(),
@@ -163,7 +179,11 @@ pub fn build_prompt(inputs: &PromptInputs) -> Prompt {
             c.tempo_bpm()
         )
     };
-    user.push_str(&format!("Meter {}.\n", meter_text(c.meter())));
+    user.push_str(&format!(
+        "Feel: {}. Meter {}.\n",
+        c.feel(),
+        meter_text(c.meter())
+    ));
     if let Some(changes) = inputs.changes.filter(|s| !s.trim().is_empty()) {
         user.push_str(&format!(
             "Chord changes for this section, one bar between bars lines: {changes}\n"

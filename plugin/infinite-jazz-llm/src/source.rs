@@ -6,9 +6,10 @@ use crate::chat::{complete, Completion, Prompt};
 use crate::config::LlmSettings;
 use crate::error::LlmError;
 use crate::http::HttpClient;
-use crate::prompt::{build_prompt, style_text, PromptInputs};
+use crate::prompt::{build_prompt, feel_style_name, style_text, PromptInputs};
 use infinite_jazz_engine::composer::harmony::Progression;
 use infinite_jazz_engine::composer::ComposerSettings;
+use infinite_jazz_engine::feel::Feel;
 use infinite_jazz_engine::section::Section;
 use infinite_jazz_engine::tracker::parse_section;
 use infinite_jazz_engine::worker::{SectionRequest, SectionSource, SourceError};
@@ -68,7 +69,8 @@ pub fn model_source(
 pub struct ModelSource {
     settings: LlmSettings,
     http: HttpClient,
-    style: String,
+    /// The style preset's text for each feel (indexed like [`Feel::ALL`]), read once.
+    styles: Vec<String>,
     progression: Option<Progression>,
     next_bar: usize,
     stats: SharedStats,
@@ -77,12 +79,16 @@ pub struct ModelSource {
 impl ModelSource {
     /// Fails when the style preset is unknown or the HTTP client cannot start.
     pub fn new(settings: LlmSettings) -> Result<Self, LlmError> {
-        let style = style_text(&settings.style).map_err(|e| LlmError::Other(e.to_string()))?;
+        let styles = Feel::ALL
+            .into_iter()
+            .map(|feel| style_text(feel_style_name(&settings.style, feel)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LlmError::Other(e.to_string()))?;
         let http = HttpClient::new(settings.timeouts, settings.max_body_bytes)?;
         Ok(ModelSource {
             settings,
             http,
-            style,
+            styles,
             progression: None,
             next_bar: 0,
             stats: Arc::new(Mutex::new(LlmStats::default())),
@@ -122,7 +128,11 @@ impl ModelSource {
             settings: &self.settings,
             recent: request.recent,
             changes: changes.as_deref(),
-            style_text: &self.style,
+            style_text: Feel::ALL
+                .iter()
+                .position(|f| *f == request.config.feel())
+                .and_then(|i| self.styles.get(i))
+                .map_or("", String::as_str),
         })
     }
 
@@ -234,5 +244,36 @@ mod tests {
         assert!(model_source(builtin, &composer)
             .expect("no error")
             .is_none());
+    }
+
+    #[test]
+    fn each_feel_is_asked_for_with_its_own_preset_unless_the_user_chose_one() {
+        use infinite_jazz_engine::timing::RuntimeConfig;
+        let source = ModelSource::new(LlmSettings::new(crate::Backend::OpenAi)).expect("source");
+        let ask = |source: &ModelSource, feel: Feel| {
+            let config = RuntimeConfig::default()
+                .with_feel(feel)
+                .with_meter(feel.default_meter());
+            source.prompt(&SectionRequest {
+                config: &config,
+                recent: &[],
+            })
+        };
+        let bossa = ask(&source, Feel::Bossa);
+        assert!(bossa.system.contains("bossa nova, with straight"));
+        assert!(bossa.user.contains("Feel: bossa"));
+        assert!(bossa.user.contains("straight 8ths"), "{}", bossa.user);
+        assert!(ask(&source, Feel::Swing)
+            .system
+            .contains("small-group swing"));
+        let waltz = ask(&source, Feel::Waltz);
+        assert!(waltz.system.contains("jazz waltz in 3/4"));
+        assert!(waltz.system.contains("(3 bars") || waltz.system.contains("bars of 3/4"));
+        let mut chosen = LlmSettings::new(crate::Backend::OpenAi);
+        chosen.style = "experimental".into();
+        let source = ModelSource::new(chosen).expect("source");
+        assert!(ask(&source, Feel::Bossa)
+            .system
+            .contains("freer, exploratory"));
     }
 }

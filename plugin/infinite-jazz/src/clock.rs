@@ -115,7 +115,7 @@ impl ProcessCore {
             .clock
             .advance(transport, f64::from(params.tempo.value()), samples);
         let live = params.live_settings();
-        let grid = transport.bar_grid(params.meter.value().meter());
+        let grid = transport.bar_grid(params.own_meter());
         params.follow_meter(grid.meter);
         self.sequencer.set_bar_grid(grid);
         self.sequencer.watch_roll(params.editor_state.is_open());

@@ -3,11 +3,12 @@
 use crate::link::Steering;
 use infinite_jazz_engine::composer::harmony::Form;
 use infinite_jazz_engine::composer::ComposerSettings;
+use infinite_jazz_engine::feel::Feel;
 use infinite_jazz_engine::meter::{BandMeter, Meter};
 use infinite_jazz_engine::section::Instrument;
 use infinite_jazz_engine::sequencer::{LiveSettings, MAX_HUMANIZE_BEATS};
 use infinite_jazz_engine::timing::{
-    quantize_swing, RuntimeConfig, DEFAULT_SWING, MAX_BARS_PER_SECTION,
+    quantize_swing, RuntimeConfig, DEFAULT_SWING, MAX_BARS_PER_SECTION, MIN_SWING,
 };
 use infinite_jazz_engine::worker::{SettingsChanged, SettingsFeed, WorkerSettings, MAX_DEPTH};
 use nice_plug::params::persist::PersistentField;
@@ -31,6 +32,18 @@ pub enum FormChoice {
     #[id = "minor"]
     #[name = "Minor cycle"]
     MinorCycle,
+    #[id = "bossa"]
+    #[name = "Bossa AABA"]
+    Bossa,
+    #[id = "waltz"]
+    #[name = "Jazz waltz"]
+    Waltz,
+    #[id = "modal"]
+    #[name = "Modal AABA"]
+    Modal,
+    #[id = "ballad"]
+    #[name = "Ballad AABA"]
+    Ballad,
 }
 
 impl FormChoice {
@@ -41,6 +54,10 @@ impl FormChoice {
             FormChoice::Blues => Some(Form::Blues),
             FormChoice::RhythmChanges => Some(Form::RhythmChanges),
             FormChoice::MinorCycle => Some(Form::MinorCycle),
+            FormChoice::Bossa => Some(Form::Bossa),
+            FormChoice::Waltz => Some(Form::Waltz),
+            FormChoice::Modal => Some(Form::Modal),
+            FormChoice::Ballad => Some(Form::Ballad),
         }
     }
 }
@@ -97,9 +114,50 @@ impl KeyChoice {
     }
 }
 
-/// The band's own meter, for hosts that report no time signature.
+/// The band's style.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeelChoice {
+    #[id = "swing"]
+    #[name = "Swing"]
+    Swing,
+    #[id = "ballad"]
+    #[name = "Ballad"]
+    Ballad,
+    #[id = "bebop"]
+    #[name = "Bebop"]
+    Bebop,
+    #[id = "bossa"]
+    #[name = "Bossa nova"]
+    Bossa,
+    #[id = "waltz"]
+    #[name = "Jazz waltz"]
+    Waltz,
+    #[id = "modal"]
+    #[name = "Modal"]
+    Modal,
+}
+
+impl FeelChoice {
+    /// The feel chosen.
+    pub fn feel(self) -> Feel {
+        match self {
+            FeelChoice::Swing => Feel::Swing,
+            FeelChoice::Ballad => Feel::Ballad,
+            FeelChoice::Bebop => Feel::Bebop,
+            FeelChoice::Bossa => Feel::Bossa,
+            FeelChoice::Waltz => Feel::Waltz,
+            FeelChoice::Modal => Feel::Modal,
+        }
+    }
+}
+
+/// The band's own meter, for hosts that report no time signature: the feel's (3/4 for a
+/// waltz, 4/4 otherwise) or a chosen one.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MeterChoice {
+    #[id = "feel"]
+    #[name = "Feel's"]
+    FromFeel,
     #[id = "4-4"]
     #[name = "4/4"]
     FourFour,
@@ -127,9 +185,10 @@ pub enum MeterChoice {
 }
 
 impl MeterChoice {
-    /// The time signature chosen.
-    pub fn meter(self) -> Meter {
+    /// The time signature chosen, `feel`'s when the choice is the feel's.
+    pub fn meter(self, feel: Feel) -> Meter {
         let (n, d) = match self {
+            MeterChoice::FromFeel => return feel.default_meter(),
             MeterChoice::FourFour => (4, 4),
             MeterChoice::ThreeFour => (3, 4),
             MeterChoice::FiveFour => (5, 4),
@@ -278,6 +337,10 @@ pub struct InfiniteJazzParams {
     /// The band's own meter, used when the host reports no time signature.
     #[id = "meter"]
     pub meter: EnumParam<MeterChoice>,
+    /// The style: swing, ballad, bebop, bossa nova, jazz waltz or modal; heard from the next
+    /// section on.
+    #[id = "feel"]
+    pub feel: EnumParam<FeelChoice>,
     /// The bass player: mute, channel and velocity.
     #[nested(id_prefix = "bass", group = "Bass")]
     pub bass: InstrumentParams,
@@ -350,8 +413,9 @@ impl Default for InfiniteJazzParams {
                 .with_callback(signal_int(&changed)),
             form: EnumParam::new("Form", FormChoice::Random).with_callback(signal_enum(&changed)),
             key: EnumParam::new("Key", KeyChoice::Random).with_callback(signal_enum(&changed)),
-            meter: EnumParam::new("Own Meter", MeterChoice::FourFour)
+            meter: EnumParam::new("Own Meter", MeterChoice::FromFeel)
                 .with_callback(signal_enum(&changed)),
+            feel: EnumParam::new("Feel", FeelChoice::Swing).with_callback(signal_enum(&changed)),
             bass: InstrumentParams::new("Bass", 1, &changed),
             drums: InstrumentParams::new("Drums", 10, &changed),
             piano: InstrumentParams::new("Piano", 2, &changed),
@@ -381,6 +445,7 @@ impl InfiniteJazzParams {
     /// What the section worker needs; read on the worker thread (parameters are atomics).
     pub fn worker_settings(&self) -> WorkerSettings {
         let mut config = RuntimeConfig::default()
+            .with_feel(self.feel.value().feel())
             .with_meter(self.meter_in_force())
             .with_swing(f64::from(self.swing.value()))
             .with_bars_per_section(self.section_bars.value().max(1) as usize)
@@ -405,9 +470,12 @@ impl InfiniteJazzParams {
     /// The meter the band plays in: the host's when the audio thread has seen one, else the
     /// own meter.
     pub fn meter_in_force(&self) -> Meter {
-        self.band_meter
-            .get()
-            .unwrap_or_else(|| self.meter.value().meter())
+        self.band_meter.get().unwrap_or_else(|| self.own_meter())
+    }
+
+    /// The meter chosen for hosts without a time signature.
+    pub fn own_meter(&self) -> Meter {
+        self.meter.value().meter(self.feel.value().feel())
     }
 
     /// Records the meter the audio thread plays in, and tells the worker when it changed.
@@ -432,7 +500,12 @@ impl InfiniteJazzParams {
     /// What the audio thread reads every block. No allocation.
     pub fn live_settings(&self) -> LiveSettings {
         let mut live = LiveSettings {
-            swing: quantize_swing(f64::from(self.swing.value())),
+            // A bossa is straight whatever the swing control says.
+            swing: if self.feel.value().feel().plays_straight() {
+                MIN_SWING
+            } else {
+                quantize_swing(f64::from(self.swing.value()))
+            },
             humanize_beats: f64::from(self.humanize_timing.value()) * MAX_HUMANIZE_BEATS,
             humanize_velocity: self.humanize_velocity.value(),
             humanize_seed: self.seed.value().max(0) as u64,

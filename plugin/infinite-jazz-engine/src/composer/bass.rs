@@ -6,6 +6,7 @@
 //! keeps a direction and turns around at the edges of the register.
 
 use super::{idiomatic, nearest_key, velocity, SectionCue};
+use crate::feel::Feel;
 use crate::section::{Instrument, Note, Part};
 
 /// The bass player: a walking line, a note a beat, that steps towards the next chord's root.
@@ -26,6 +27,10 @@ impl WalkingBass {
     /// Writes the bass part of one section over the cue's changes, in the bass range; the
     /// line carries on from where the last section left it.
     pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
+        if cue.config.feel() == Feel::Bossa {
+            return self.bossa(part, cue);
+        }
+        let ballad = cue.config.feel() == Feel::Ballad;
         let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
         let range = cue.config.range(Instrument::Bass);
         // E1 to G3: where a walking line sits on an upright.
@@ -41,6 +46,24 @@ impl WalkingBass {
                 .map(move |(pulse, (start, len))| (pulse, bar * per_bar + start, len))
         });
         for (pulse, step, len) in beats {
+            // A ballad's first chorus is in two: a note on each accented beat, held to the
+            // next one.
+            let two_feel = ballad && harmony.song_bar(step) < harmony.progression.len_bars();
+            let strong_pulse = meter.is_strong_pulse(pulse);
+            if two_feel && !strong_pulse {
+                continue;
+            }
+            let hold = if two_feel {
+                let in_bar = step % per_bar;
+                meter
+                    .pulses()
+                    .skip(pulse + 1)
+                    .enumerate()
+                    .find(|(i, _)| meter.is_strong_pulse(pulse + 1 + i))
+                    .map_or(per_bar - in_bar, |(_, (start, _))| start - in_bar)
+            } else {
+                len
+            };
             let chord = harmony.chord_at_step(step);
             let next = harmony.chord_at_step(step + len);
             let last = self.last.map_or(centre, i32::from);
@@ -96,8 +119,16 @@ impl WalkingBass {
             let key = key
                 .or_else(|| nearest_key(last, range, |k| k % 12 == chord.root))
                 .unwrap_or(range.low);
-            let accent = if strong { 94 } else { 86 };
-            let skip = !harmony.chord_starts_at_step(step + len) && len >= 4 && rng.f32() < 0.08;
+            let accent = match (ballad, strong) {
+                (true, true) => 78,
+                (true, false) => 70,
+                (false, true) => 94,
+                (false, false) => 86,
+            };
+            let skip = !two_feel
+                && !harmony.chord_starts_at_step(step + len)
+                && len >= 4
+                && rng.f32() < 0.08;
             part.set(
                 step,
                 vec![Note {
@@ -118,10 +149,80 @@ impl WalkingBass {
                     }],
                 );
                 part.hold(step + half, len - half);
+            } else if two_feel {
+                part.hold(step, hold);
             } else {
                 part.hold(step, if rng.f32() < 0.7 { len } else { len.max(2) - 1 });
             }
             self.last = Some(key);
+        }
+    }
+
+    /// A bossa nova bass: the root on the bar's first beat and the fifth on each accented beat
+    /// (beat 3 in 4/4), dotted quarters, each anticipated by an 8th on the same pitch. A chord
+    /// that starts on an accented beat gets its root there instead.
+    fn bossa(&mut self, part: &mut Part, cue: &mut SectionCue) {
+        let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
+        let range = idiomatic(cue.config.range(Instrument::Bass), 28, 52);
+        let centre = (i32::from(range.low) + i32::from(range.high)) / 2 - 4;
+        let meter = harmony.meter;
+        let per_bar = meter.steps_per_bar();
+        let total = part.steps.len();
+        let mut anchors = Vec::new();
+        for bar in 0..total / per_bar {
+            for (pulse, (start, _)) in meter.pulses().enumerate() {
+                if meter.is_strong_pulse(pulse) {
+                    anchors.push((bar * per_bar + start, pulse == 0));
+                }
+            }
+        }
+        for (i, &(step, downbeat)) in anchors.iter().enumerate() {
+            let chord = harmony.chord_at_step(step);
+            let last = self.last.map_or(centre, i32::from);
+            let pitch_class = if downbeat || harmony.chord_starts_at_step(step) {
+                chord.root
+            } else {
+                (chord.root + 7) % 12
+            };
+            let key = nearest_key(last, range, |k| k % 12 == pitch_class).unwrap_or(range.low);
+            let next = anchors.get(i + 1).map_or(total, |(s, _)| *s);
+            // The pickup 8th before the next anchor repeats its pitch: play the anchor, hold,
+            // then leave the last 8th to the next anchor's pickup.
+            let pickup = next.saturating_sub(2).max(step + 1);
+            part.set(
+                step,
+                vec![Note {
+                    key,
+                    velocity: velocity(rng, if downbeat { 92 } else { 84 }, 5),
+                }],
+            );
+            part.hold(step, pickup - step);
+            if step >= 2 && i > 0 {
+                part.set(
+                    step - 2,
+                    vec![Note {
+                        key,
+                        velocity: velocity(rng, 70, 5),
+                    }],
+                );
+                part.hold(step - 2, 2);
+            }
+            self.last = Some(key);
+        }
+        // The pickup into the next section's first bar: its root.
+        if total >= 2 {
+            let root = harmony.chord_at_step(total).root;
+            let last = self.last.map_or(centre, i32::from);
+            if let Some(key) = nearest_key(last, range, |k| k % 12 == root) {
+                part.set(
+                    total - 2,
+                    vec![Note {
+                        key,
+                        velocity: velocity(rng, 70, 5),
+                    }],
+                );
+                part.hold(total - 2, 2);
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and fills that mark the end of each four-bar phrase.
 
 use super::{velocity, SectionCue};
+use crate::feel::Feel;
 use crate::section::{Instrument, Note, Part};
 
 /// General MIDI percussion keys.
@@ -50,6 +51,13 @@ impl Drummer {
 
     /// Writes the drum part of one section, phrased by [`PHRASE_BARS`].
     pub fn play(&mut self, part: &mut Part, cue: &mut SectionCue) {
+        match cue.config.feel() {
+            Feel::Ballad => return brushes(part, cue),
+            Feel::Bossa => return bossa(part, cue),
+            _ => {}
+        }
+        // Bebop drives: a louder ride with the skip note on every beat, more "bombs".
+        let bebop = cue.config.feel() == Feel::Bebop;
         let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
         let range = cue.config.range(Instrument::Drums);
         let meter = harmony.meter;
@@ -102,9 +110,10 @@ impl Drummer {
                 } else {
                     84
                 };
+                let centre = if bebop { centre + 8 } else { centre };
                 let mut strokes = [(start, centre), (usize::MAX, 0), (usize::MAX, 0)];
                 match len {
-                    4 if pulse % 2 == 1 => strokes[1] = (start + 2, 62),
+                    4 if pulse % 2 == 1 || bebop => strokes[1] = (start + 2, 62),
                     6 => {
                         strokes[1] = (start + 2, 58);
                         strokes[2] = (start + 4, 66);
@@ -142,13 +151,17 @@ impl Drummer {
             }
             if song_bar > 0 && song_bar % PHRASE_BARS == 0 {
                 add(0, gm::KICK, velocity(rng, 92, 6));
-            } else if rng.f32() < 0.15 && !kick_spots.is_empty() {
+            } else if rng.f32() < if bebop { 0.4 } else { 0.15 } && !kick_spots.is_empty() {
                 let step = kick_spots[rng.usize(..kick_spots.len())];
                 if !in_fill(step) {
                     add(step, gm::KICK, velocity(rng, 78, 8));
                 }
             }
-            let comps = rng.usize(0..=2);
+            let comps = if bebop {
+                rng.usize(1..=3)
+            } else {
+                rng.usize(0..=2)
+            };
             for _ in 0..comps {
                 if off_beats.is_empty() {
                     break;
@@ -193,17 +206,106 @@ impl Drummer {
                 add(fill_from, gm::KICK, velocity(rng, 70, 6));
             }
         }
-        for (step, notes) in hits.into_iter().enumerate() {
-            let mut notes = notes;
-            notes.sort_by_key(|n| n.key);
-            notes.dedup_by_key(|n| n.key);
-            part.set(step, notes);
-        }
+        write_hits(part, hits);
     }
 }
 
 impl Default for Drummer {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Writes `hits` (one list per step) into the part, one hit per key and step.
+fn write_hits(part: &mut Part, hits: Vec<Vec<Note>>) {
+    for (step, mut notes) in hits.into_iter().enumerate() {
+        notes.sort_by_key(|n| n.key);
+        notes.dedup_by_key(|n| n.key);
+        part.set(step, notes);
+    }
+}
+
+/// A ballad with brushes: a soft sweep on every beat, a tap on its swung 8th, the backbeat
+/// tapped a little louder, the hi-hat foot on 2 and 4, a whisper of kick on 1, and a few soft
+/// 16th taps to close each phrase. Nothing loud, no cymbal crashes.
+fn brushes(part: &mut Part, cue: &mut SectionCue) {
+    let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
+    let range = cue.config.range(Instrument::Drums);
+    let meter = harmony.meter;
+    let per_bar = meter.steps_per_bar();
+    let mut hits: Vec<Vec<Note>> = vec![Vec::new(); part.steps.len()];
+    for bar in 0..part.steps.len() / per_bar {
+        let base = bar * per_bar;
+        let phrase_end = (harmony.first_bar + bar) % PHRASE_BARS == PHRASE_BARS - 1;
+        let mut add = |step: usize, key: u8, vel: u8| {
+            if range.contains(key) && step < per_bar {
+                hits[base + step].push(Note { key, velocity: vel });
+            }
+        };
+        for (pulse, (start, len)) in meter.pulses().enumerate() {
+            let backbeat = pulse % 2 == 1;
+            add(
+                start,
+                gm::SNARE,
+                velocity(rng, if backbeat { 40 } else { 28 }, 4),
+            );
+            if len >= 4 && rng.f32() < 0.7 {
+                add(start + 2, gm::SNARE, velocity(rng, 22, 4));
+            }
+            if backbeat {
+                add(start, gm::PEDAL_HAT, velocity(rng, 40, 5));
+            }
+        }
+        add(0, gm::KICK, velocity(rng, 24, 4));
+        if phrase_end {
+            for step in per_bar.saturating_sub(4)..per_bar {
+                if rng.f32() < 0.6 {
+                    add(step, gm::SNARE, velocity(rng, 34, 6));
+                }
+            }
+        }
+    }
+    write_hits(part, hits);
+}
+
+/// A bossa nova: closed hi-hat 8ths (the shaker part, off-beats a touch louder), the
+/// cross-stick on the two-bar bossa clave, and the kick with the bass (1, the 8th before 3, 3,
+/// the 8th before the next 1). Straight 8ths come from the feel, not from here.
+fn bossa(part: &mut Part, cue: &mut SectionCue) {
+    let (harmony, rng) = (&cue.harmony, &mut *cue.rng);
+    let range = cue.config.range(Instrument::Drums);
+    let per_bar = harmony.meter.steps_per_bar();
+    let mut hits: Vec<Vec<Note>> = vec![Vec::new(); part.steps.len()];
+    for bar in 0..part.steps.len() / per_bar {
+        let base = bar * per_bar;
+        let mut add = |step: usize, key: u8, vel: u8| {
+            if range.contains(key) && step < per_bar {
+                hits[base + step].push(Note { key, velocity: vel });
+            }
+        };
+        for step in (0..per_bar).step_by(2) {
+            let off_beat = step % 4 == 2;
+            add(
+                step,
+                gm::CLOSED_HAT,
+                velocity(rng, if off_beat { 62 } else { 50 }, 4),
+            );
+        }
+        for &step in bossa_clave((harmony.first_bar + bar) % 2 == 1) {
+            add(step, gm::SIDE_STICK, velocity(rng, 70, 5));
+        }
+        for (step, centre) in [(0, 70), (6, 52), (8, 64), (14, 52)] {
+            add(step, gm::KICK, velocity(rng, centre, 5));
+        }
+    }
+    write_hits(part, hits);
+}
+
+/// The cross-stick's steps in the first or second bar of the two-bar bossa clave.
+pub fn bossa_clave(second_bar: bool) -> &'static [usize] {
+    if second_bar {
+        &[4, 10]
+    } else {
+        &[0, 6, 12]
     }
 }

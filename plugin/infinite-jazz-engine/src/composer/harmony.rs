@@ -305,15 +305,28 @@ pub enum Form {
     RhythmChanges,
     /// A minor-key cycle of fifths with ii–V–i cadences, 16 bars.
     MinorCycle,
+    /// A 32-bar AABA bossa nova: long major chords, a II7 lift, a bridge a fourth up.
+    Bossa,
+    /// A 16-bar jazz waltz, a chord a bar, cadencing every four bars.
+    Waltz,
+    /// A modal AABA, 32 bars: eight bars of one minor (Dorian) chord, the bridge a half
+    /// step up.
+    Modal,
+    /// A 32-bar AABA ballad with a chord on every half bar.
+    Ballad,
 }
 
 impl Form {
     /// Every form, for pickers and random choice.
-    pub const ALL: [Form; 4] = [
+    pub const ALL: [Form; 8] = [
         Form::TwoFiveOne,
         Form::Blues,
         Form::RhythmChanges,
         Form::MinorCycle,
+        Form::Bossa,
+        Form::Waltz,
+        Form::Modal,
+        Form::Ballad,
     ];
 
     /// The form's name as the command line and presets spell it.
@@ -323,6 +336,10 @@ impl Form {
             Form::Blues => "blues",
             Form::RhythmChanges => "rhythm changes",
             Form::MinorCycle => "minor cycle",
+            Form::Bossa => "bossa AABA",
+            Form::Waltz => "jazz waltz",
+            Form::Modal => "modal AABA",
+            Form::Ballad => "ballad AABA",
         }
     }
 
@@ -333,6 +350,10 @@ impl Form {
             "blues" | "12-bar-blues" => Some(Form::Blues),
             "rhythm" | "rhythm-changes" => Some(Form::RhythmChanges),
             "minor" | "minor-cycle" => Some(Form::MinorCycle),
+            "bossa" | "bossa-aaba" => Some(Form::Bossa),
+            "waltz" | "jazz-waltz" => Some(Form::Waltz),
+            "modal" | "modal-aaba" => Some(Form::Modal),
+            "ballad" | "ballad-aaba" => Some(Form::Ballad),
             _ => None,
         }
     }
@@ -358,6 +379,24 @@ impl Form {
                 let a = "Dm7 | G7 | Cmaj7 | Fmaj7 | Bm7b5 | E7 | Am7 | Am7";
                 let b = "Bm7b5 | E7 | Am7 | Am7 | Dm7 G7 | Cmaj7 Fmaj7 | Bm7b5 E7 | Am7";
                 format!("{a} | {b}")
+            }
+            Form::Bossa => {
+                let a1 = "Cmaj7 | Cmaj7 | D7 | D7 | Dm7 | G7 | Cmaj7 | Dm7 G7";
+                let a2 = "Cmaj7 | Cmaj7 | D7 | D7 | Dm7 | G7 | Cmaj7 | Cmaj7";
+                let bridge = "Fmaj7 | Fmaj7 | Bb7 | Bb7 | Em7 | A7 | Dm7 | G7";
+                format!("{a1} | {a2} | {bridge} | {a2}")
+            }
+            Form::Waltz => "Cmaj7 | Am7 | Dm7 | G7 | Em7 | A7 | Dm7 | G7 | Fmaj7 | Fm7 | Em7 | A7 | Dm7 | G7 | Cmaj7 | Dm7 G7".to_string(),
+            Form::Modal => {
+                let a = "Cm7 | Cm7 | Cm7 | Cm7 | Cm7 | Cm7 | Cm7 | Cm7";
+                let bridge = "C#m7 | C#m7 | C#m7 | C#m7 | C#m7 | C#m7 | C#m7 | C#m7";
+                format!("{a} | {a} | {bridge} | {a}")
+            }
+            Form::Ballad => {
+                let a1 = "Cmaj7 Am7 | Dm7 G7 | Em7 A7 | Dm7 G7 | Cmaj7 C7 | Fmaj7 Fm7 | Em7 A7 | Dm7 G7";
+                let a2 = "Cmaj7 Am7 | Dm7 G7 | Em7 A7 | Dm7 G7 | Cmaj7 C7 | Fmaj7 Fm7 | Dm7 G7 | Cmaj7";
+                let bridge = "Gm7 C7 | Fmaj7 | Fm7 Bb7 | Ebmaj7 | Am7 D7 | Gmaj7 | Dm7 | G7";
+                format!("{a1} | {a2} | {bridge} | {a2}")
             }
         }
     }
@@ -406,7 +445,7 @@ mod tests {
 
     #[test]
     fn every_form_parses_and_has_its_length() {
-        let lengths = [8, 12, 32, 16];
+        let lengths = [8, 12, 32, 16, 32, 16, 32, 32];
         for (form, len) in Form::ALL.iter().zip(lengths) {
             let p = Progression::parse(&form.changes_in_c()).expect("form parses");
             assert_eq!(p.len_bars(), len, "{}", form.name());

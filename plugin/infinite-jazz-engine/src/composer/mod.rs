@@ -10,6 +10,7 @@ pub mod harmony;
 pub mod piano;
 pub mod sax;
 
+use super::feel::Feel;
 use super::meter::Meter;
 use super::section::{Section, STEPS_PER_BEAT};
 use super::timing::{PitchRange, RuntimeConfig};
@@ -97,13 +98,20 @@ impl SectionHarmony<'_> {
 const KEYS: [u8; 8] = [5, 10, 3, 0, 7, 8, 5, 10];
 
 /// The built-in composer: a walking bass, a drummer, a comping pianist and a sax line over a
-/// jazz form, section after section; deterministic for a seed. It answers in well under a
-/// millisecond, which is why it can stand in for a model at any moment.
+/// jazz form, section after section, in the feel the config asks for; deterministic for a
+/// seed. It answers in well under a millisecond, which is why it can stand in for a model at
+/// any moment.
 pub struct BuiltinComposer {
     rng: fastrand::Rng,
     progression: Progression,
     description: String,
     next_bar: usize,
+    /// The key and form asked for, and the feel the tune was chosen for: a new feel picks a
+    /// form that suits it (unless a form or changes were asked for).
+    key: u8,
+    form: Option<Form>,
+    custom: bool,
+    tune_feel: Feel,
     bass: bass::WalkingBass,
     drums: drums::Drummer,
     piano: piano::Comping,
@@ -114,9 +122,10 @@ impl BuiltinComposer {
     /// A composer for these settings; unset form and key are drawn from the seed.
     pub fn new(settings: &ComposerSettings) -> Self {
         let mut rng = fastrand::Rng::with_seed(settings.seed);
+        let feel = Feel::default();
         let form = settings
             .form
-            .unwrap_or_else(|| Form::ALL[rng.usize(..Form::ALL.len())]);
+            .unwrap_or_else(|| feel.forms()[rng.usize(..feel.forms().len())]);
         let key = settings
             .key
             .unwrap_or_else(|| KEYS[rng.usize(..KEYS.len())])
@@ -129,6 +138,10 @@ impl BuiltinComposer {
             ),
         };
         BuiltinComposer {
+            key,
+            form: settings.form,
+            custom: settings.progression.is_some(),
+            tune_feel: feel,
             bass: bass::WalkingBass::new(),
             drums: drums::Drummer::new(),
             piano: piano::Comping::new(),
@@ -155,8 +168,25 @@ impl BuiltinComposer {
         self.next_bar
     }
 
+    /// Starts a tune in a form that suits `feel`, from its top, unless a form or changes were
+    /// asked for.
+    fn suit_feel(&mut self, feel: Feel) {
+        self.tune_feel = feel;
+        if self.custom || self.form.is_some() {
+            return;
+        }
+        let forms = feel.forms();
+        let form = forms[self.rng.usize(..forms.len())];
+        self.progression = form.progression(self.key);
+        self.description = format!("{} in {}", form.name(), harmony::key_name(self.key));
+        self.next_bar = 0;
+    }
+
     /// Writes the next section of the song, continuing where the last one ended.
     pub fn compose_next(&mut self, config: &RuntimeConfig) -> ComposedSection {
+        if config.feel() != self.tune_feel {
+            self.suit_feel(config.feel());
+        }
         let total_steps = config.total_steps();
         let bars = config.bars_per_section();
         let harmony = SectionHarmony {

@@ -6,8 +6,15 @@
 //! figures (Charleston, its reverse, off-beat stabs, anticipations of the next bar's chord).
 
 use super::{idiomatic, velocity, SectionCue};
+use crate::feel::Feel;
 use crate::section::{Instrument, Note, Part};
 use crate::timing::PitchRange;
+
+/// The bossa comping rhythm, a two-bar pattern: (step, length, anticipation) as in [`FIGURES`].
+const BOSSA_FIGURES: [Figure; 2] = [
+    &[(0, 3, false), (6, 3, false), (12, 2, false)],
+    &[(2, 2, false), (6, 3, false), (10, 3, false)],
+];
 
 /// Steps of the 4/4 bar the figures are written for.
 const FIGURE_STEPS: usize = 16;
@@ -68,15 +75,56 @@ impl Comping {
                 .step_by(FIGURE_STEPS)
                 .map(move |at| (bar * per_bar + at, FIGURE_STEPS.min(per_bar - at)))
         });
+        let feel = cue.config.feel();
+        let meter = harmony.meter;
         for (base, span) in spans {
-            // A span of silence now and then, never two in a row.
-            let figure = if !self.laid_out && rng.f32() < 0.05 {
-                &[][..]
-            } else {
-                FIGURES[rng.usize(..FIGURES.len())]
+            let figure: Vec<(usize, usize, bool)> = match feel {
+                // Sustained chords, struck again only where the harmony moves.
+                Feel::Ballad => {
+                    let mut hits = vec![(0, span, false)];
+                    hits.extend(
+                        (4..span)
+                            .step_by(4)
+                            .filter(|s| harmony.chord_starts_at_step(base + s))
+                            .map(|s| (s, span - s, false)),
+                    );
+                    hits
+                }
+                Feel::Bossa => {
+                    let second = harmony.song_bar(base) % 2 == 1;
+                    BOSSA_FIGURES[usize::from(second)].to_vec()
+                }
+                // On 2 and 3 (every beat but the first), now and then leaving one out.
+                Feel::Waltz => {
+                    let in_bar = base % per_bar;
+                    let mut hits: Vec<(usize, usize, bool)> = meter
+                        .pulses()
+                        .skip(1)
+                        .filter(|(start, _)| (in_bar..in_bar + span).contains(start))
+                        .map(|(start, len)| (start - in_bar, len.min(3), false))
+                        .collect();
+                    if hits.len() > 1 && rng.f32() < 0.25 {
+                        hits.remove(rng.usize(..hits.len()));
+                    }
+                    hits
+                }
+                _ => {
+                    // A span of silence now and then, never two in a row.
+                    let figure = if !self.laid_out && rng.f32() < 0.05 {
+                        &[][..]
+                    } else {
+                        FIGURES[rng.usize(..FIGURES.len())]
+                    };
+                    self.laid_out = figure.is_empty();
+                    // Bebop comping is short stabs.
+                    let most = if feel == Feel::Bebop { 2 } else { usize::MAX };
+                    figure
+                        .iter()
+                        .map(|&(s, l, a)| (s, l.min(most), a))
+                        .collect()
+                }
             };
-            self.laid_out = figure.is_empty();
-            for &(step, len, anticipate) in figure {
+            for (step, len, anticipate) in figure {
                 // An anticipation pushes the next chord on the span's last 8th.
                 let step = if anticipate {
                     span.saturating_sub(2)
@@ -101,8 +149,18 @@ impl Comping {
                         break;
                     }
                 }
-                let keys = self.voice(chord, range);
-                let top = velocity(rng, 64, 8);
+                let keys = if feel == Feel::Modal {
+                    self.quartal(chord, range)
+                        .unwrap_or_else(|| self.voice(chord, range))
+                } else {
+                    self.voice(chord, range)
+                };
+                let centre = match feel {
+                    Feel::Ballad => 46,
+                    Feel::Bebop => 70,
+                    _ => 64,
+                };
+                let top = velocity(rng, centre, 8);
                 let notes = keys
                     .iter()
                     .enumerate()
@@ -120,6 +178,23 @@ impl Comping {
                 part.hold(at, len);
             }
         }
+    }
+
+    /// A quartal voicing: four notes a perfect fourth apart, all in the chord's scale (E A D G
+    /// over D Dorian), as near the last voicing as the range allows.
+    fn quartal(&mut self, chord: super::harmony::Chord, range: PitchRange) -> Option<Vec<u8>> {
+        let target = self.last_centre.unwrap_or(62.0);
+        let keys = (range.low..=range.high.saturating_sub(15))
+            .map(|bottom| [bottom, bottom + 5, bottom + 10, bottom + 15])
+            .filter(|keys| keys.iter().all(|k| chord.scale_contains(*k)))
+            .min_by(|a, b| {
+                let distance = |keys: &[u8; 4]| {
+                    (keys.iter().map(|k| f32::from(*k)).sum::<f32>() / 4.0 - target).abs()
+                };
+                distance(a).total_cmp(&distance(b))
+            })?;
+        self.last_centre = Some(keys.iter().map(|k| f32::from(*k)).sum::<f32>() / 4.0);
+        Some(keys.to_vec())
     }
 
     fn voice(&mut self, chord: super::harmony::Chord, range: PitchRange) -> Vec<u8> {

@@ -7,7 +7,8 @@
 //! chord tones, and turns at the edges of the register.
 
 use super::{idiomatic, nearest_key, velocity, SectionCue, SectionHarmony};
-use crate::section::{Instrument, Note, Part};
+use crate::feel::Feel;
+use crate::section::{Instrument, Note, Part, Step};
 use crate::timing::PitchRange;
 
 /// A rhythmic and melodic cell: (onset step from the phrase start, length in steps, movement
@@ -67,6 +68,62 @@ impl Motif {
     }
 }
 
+/// How a feel shapes the sax's phrasing.
+struct Phrasing {
+    /// Phrase lengths, in bars.
+    bars: std::ops::RangeInclusive<usize>,
+    /// Rests between phrases, in steps.
+    breaths: &'static [usize],
+    /// Note lengths of the free line after the motif, in steps.
+    lengths: &'static [usize],
+    /// How often a phrase starts from the motif.
+    motif: f32,
+    /// Whether off-beat 8ths before a beat approach its note chromatically.
+    approach: bool,
+}
+
+impl Phrasing {
+    fn of(feel: Feel) -> Phrasing {
+        match feel {
+            Feel::Ballad => Phrasing {
+                bars: 1..=2,
+                breaths: &[4, 8, 8],
+                lengths: &[4, 6, 8, 8],
+                motif: 0.3,
+                approach: false,
+            },
+            Feel::Bebop => Phrasing {
+                bars: 2..=4,
+                breaths: &[2, 4, 4],
+                lengths: &[2],
+                motif: 0.4,
+                approach: true,
+            },
+            Feel::Bossa => Phrasing {
+                bars: 1..=2,
+                breaths: &[6, 8, 12],
+                lengths: &[2, 4, 4, 6],
+                motif: 0.6,
+                approach: false,
+            },
+            Feel::Modal => Phrasing {
+                bars: 1..=2,
+                breaths: &[8, 12, 16],
+                lengths: &[2, 2, 4],
+                motif: 0.8,
+                approach: false,
+            },
+            Feel::Swing | Feel::Waltz => Phrasing {
+                bars: 1..=3,
+                breaths: &[4, 6, 8, 12, 16],
+                lengths: &[2, 2, 2, 2, 4],
+                motif: 0.6,
+                approach: false,
+            },
+        }
+    }
+}
+
 /// The saxophonist: phrases built from a motif that is repeated and varied, chord tones on
 /// strong beats, rests between phrases.
 pub struct SaxLine {
@@ -96,16 +153,17 @@ impl SaxLine {
         // The singing middle of the horn; the extremes are for climaxes a model may write.
         let range = idiomatic(range, 53, 77);
         let total = part.steps.len();
+        let phrasing = Phrasing::of(cue.config.feel());
         let mut step = self.resting.min(total);
         self.resting = self.resting.saturating_sub(total);
         while step < total {
             let per_bar = cue.harmony.meter.steps_per_bar();
-            let phrase_len = (per_bar * rng.usize(1..=3))
+            let phrase_len = (per_bar * rng.usize(phrasing.bars.clone()))
                 .saturating_sub([0, 2, 4][rng.usize(..3)])
                 .max(2);
             let phrase_end = (step + phrase_len).min(total);
-            self.phrase(part, harmony, rng, range, step, phrase_end);
-            let breath = [4, 6, 8, 12, 16][rng.usize(..5)];
+            self.phrase(part, (harmony, &phrasing), rng, range, step, phrase_end);
+            let breath = phrasing.breaths[rng.usize(..phrasing.breaths.len())];
             step = phrase_end + breath;
             if step > total {
                 self.resting = step - total;
@@ -116,7 +174,7 @@ impl SaxLine {
     fn phrase(
         &mut self,
         part: &mut Part,
-        harmony: &SectionHarmony,
+        (harmony, phrasing): (&SectionHarmony, &Phrasing),
         rng: &mut fastrand::Rng,
         range: PitchRange,
         start: usize,
@@ -131,7 +189,7 @@ impl SaxLine {
                 self.motif = Some(m.clone());
                 Some(m)
             }
-            Some(m) if rng.f32() < 0.6 => Some(if rng.bool() {
+            Some(m) if rng.f32() < phrasing.motif => Some(if rng.bool() {
                 m.clone()
             } else {
                 m.develop(rng)
@@ -149,17 +207,17 @@ impl SaxLine {
         // Continue with an 8th-note line, with the odd quarter, then a long final note.
         while cursor + 2 <= end {
             let remaining = end - cursor;
-            let len = if remaining <= 6 {
+            let len = if remaining <= 6 && !phrasing.approach {
                 remaining
-            } else if rng.f32() < 0.2 {
-                4
             } else {
-                2
+                phrasing.lengths[rng.usize(..phrasing.lengths.len())].min(remaining)
             };
             onsets.push((cursor, len, None));
             cursor += len;
         }
         let count = onsets.len();
+        // (step, key) of the notes written, for the approach notes.
+        let mut written: Vec<(usize, u8)> = Vec::with_capacity(count);
         for (i, (at, len, movement)) in onsets.into_iter().enumerate() {
             let chord = harmony.chord_at_step(at);
             let on_beat = at % 4 == 0;
@@ -206,6 +264,28 @@ impl SaxLine {
                 }],
             );
             part.hold(at, len);
+            // Bebop: the 8th before a beat leans into the beat's chord tone from a half step
+            // below or above (an enclosure when the note before came from the other side).
+            if phrasing.approach && at % 4 == 0 {
+                if let Some(&(prev_at, prev_key)) = written.last() {
+                    if prev_at + 2 == at && prev_at % 4 == 2 {
+                        let from_below = i32::from(prev_key) < i32::from(key);
+                        let approach = if from_below {
+                            key.saturating_sub(1)
+                        } else {
+                            key.saturating_add(1)
+                        };
+                        if range.contains(approach) && rng.f32() < 0.7 {
+                            if let Step::Notes(notes) = &mut part.steps[prev_at] {
+                                for n in notes.iter_mut() {
+                                    n.key = approach;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            written.push((at, key));
             last = i32::from(key);
         }
         self.last = Some(last.clamp(0, 127) as u8);

@@ -8,7 +8,9 @@ pub mod view;
 
 use crate::link::{EditorLink, Steering};
 use crate::model_settings::{ModelSettingsError, ModelSettingsFile};
-use crate::params::{FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice, MeterChoice};
+use crate::params::{
+    FeelChoice, FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice, MeterChoice,
+};
 use crate::take_export::{now_stamp, TakeExport, TakeExportError};
 use egui::Color32;
 use infinite_jazz_engine::composer::harmony::Progression;
@@ -308,22 +310,20 @@ impl JazzEditor {
         });
         ui.horizontal(|ui| {
             ui.label("Form");
-            enum_combo(
-                ui,
-                setter,
-                &self.params.form,
-                "form",
-                &[
-                    FormChoice::Random,
-                    FormChoice::TwoFiveOne,
-                    FormChoice::Blues,
-                    FormChoice::RhythmChanges,
-                    FormChoice::MinorCycle,
-                ],
-            );
+            let forms: Vec<FormChoice> = (0..FormChoice::variants().len())
+                .map(FormChoice::from_index)
+                .collect();
+            enum_combo(ui, setter, &self.params.form, "form", &forms);
             ui.label("Key");
             let keys: Vec<KeyChoice> = (0..13).map(KeyChoice::from_index).collect();
             enum_combo(ui, setter, &self.params.key, "key", &keys);
+            ui.label("Feel").on_hover_text(
+                "The band's style, heard from the next section on; the model gets its preset too",
+            );
+            let feels: Vec<FeelChoice> = (0..FeelChoice::variants().len())
+                .map(FeelChoice::from_index)
+                .collect();
+            enum_combo(ui, setter, &self.params.feel, "feel", &feels);
             ui.label("Own meter").on_hover_text(
                 "The meter when the host reports none; a host's time signature always wins",
             );
