@@ -14,12 +14,32 @@ fn render(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
         .expect("binary runs")
 }
 
-#[test]
-fn render_writes_a_four_track_swung_file() {
-    let dir = scratch_dir("render_four_tracks");
-    let out = render(&dir, &["--save-output", "--tempo", "150"]);
+/// `infinite-jazz txt2midi INPUT OUTPUT` run in `dir`.
+fn txt2midi(dir: &std::path::Path, input: &str, output: &str) -> std::process::Output {
+    Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .current_dir(dir)
+        .args(["txt2midi", input, output])
+        .output()
+        .expect("binary runs")
+}
+
+/// Renders in a fresh scratch folder named `name`, which it returns with the command's
+/// messages and the MIDI file written, after checking the command succeeded.
+fn render_ok(name: &str, extra: &[&str]) -> (std::path::PathBuf, String, Vec<u8>) {
+    let dir = scratch_dir(name);
+    let out = render(&dir, extra);
     integration_tests::assert_success(&out);
     let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
+    (
+        dir,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        bytes,
+    )
+}
+
+#[test]
+fn render_writes_a_four_track_swung_file() {
+    let (dir, _, bytes) = render_ok("render_four_tracks", &["--save-output", "--tempo", "150"]);
     let smf = Smf::parse(&bytes).expect("valid SMF");
     assert_eq!(smf.tracks.len(), 4);
     let mut tempo = None;
@@ -72,11 +92,7 @@ fn txt2midi_reproduces_the_rendered_file() {
         ],
     );
     integration_tests::assert_success(&out);
-    let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
-        .current_dir(&dir)
-        .args(["txt2midi", "take.txt", "again.mid"])
-        .output()
-        .expect("binary runs");
+    let out = txt2midi(&dir, "take.txt", "again.mid");
     integration_tests::assert_success(&out);
     assert_eq!(
         std::fs::read(dir.join("take.mid")).ok(),
@@ -91,11 +107,7 @@ fn bad_arguments_and_files_give_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--swing must be between"));
     std::fs::write(dir.join("junk.txt"), "no music here, sorry").expect("write");
-    let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
-        .current_dir(&dir)
-        .args(["txt2midi", "junk.txt", "junk.mid"])
-        .output()
-        .expect("binary runs");
+    let out = txt2midi(&dir, "junk.txt", "junk.mid");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no instrument block"));
     assert!(!dir.join("junk.mid").exists());
@@ -106,10 +118,10 @@ fn render_in_other_meters_writes_their_bars_and_time_signatures() {
     for (meter, numerator, log2_denominator, quarters) in
         [("3/4", 3, 2, 3.0), ("5/4", 5, 2, 5.0), ("6/8", 6, 3, 3.0)]
     {
-        let dir = scratch_dir(&format!("render_meter_{}", meter.replace('/', "_")));
-        let out = render(&dir, &["--save-output", "--meter", meter]);
-        integration_tests::assert_success(&out);
-        let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
+        let (dir, _, bytes) = render_ok(
+            &format!("render_meter_{}", meter.replace('/', "_")),
+            &["--save-output", "--meter", meter],
+        );
         let smf = Smf::parse(&bytes).expect("valid SMF");
         let mut signatures = Vec::new();
         let mut bass_ons = Vec::new();
@@ -148,11 +160,7 @@ fn render_in_other_meters_writes_their_bars_and_time_signatures() {
         // The saved take says its meter and converts back to the same file.
         let text = std::fs::read_to_string(dir.join("take.txt")).expect("take.txt");
         assert!(text.contains(&format!("# meter: {meter}")));
-        let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
-            .current_dir(&dir)
-            .args(["txt2midi", "take.txt", "again.mid"])
-            .output()
-            .expect("binary runs");
+        let out = txt2midi(&dir, "take.txt", "again.mid");
         integration_tests::assert_success(&out);
         assert_eq!(std::fs::read(dir.join("again.mid")).ok(), Some(bytes));
     }
@@ -169,10 +177,8 @@ fn render_in_other_meters_writes_their_bars_and_time_signatures() {
 #[test]
 fn render_plays_each_feel_with_its_defaults() {
     // A waltz is in 3/4 unless told otherwise, at the waltz's tempo.
-    let dir = scratch_dir("render_feel_waltz");
-    let out = render(&dir, &["--save-output", "--feel", "waltz"]);
-    integration_tests::assert_success(&out);
-    let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
+    let (dir, stderr, bytes) =
+        render_ok("render_feel_waltz", &["--save-output", "--feel", "waltz"]);
     let smf = Smf::parse(&bytes).expect("SMF");
     let meta: Vec<MetaMessage> = smf.tracks[0]
         .iter()
@@ -190,16 +196,13 @@ fn render_plays_each_feel_with_its_defaults() {
         .any(|m| matches!(m, MetaMessage::Tempo(t) if t.as_int() == 400_000)));
     let text = std::fs::read_to_string(dir.join("take.txt")).expect("take.txt");
     assert!(text.contains("# feel: waltz") && text.contains("# meter: 3/4"));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("jazz waltz"));
+    assert!(stderr.contains("jazz waltz"));
 
     // A bossa is straight: every note starts on a 16th (240 ticks), whatever --swing says.
-    let dir = scratch_dir("render_feel_bossa");
-    let out = render(
-        &dir,
+    let (_, _, bytes) = render_ok(
+        "render_feel_bossa",
         &["--feel", "bossa", "--tempo", "130", "--swing", "0.7"],
     );
-    integration_tests::assert_success(&out);
-    let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
     let smf = Smf::parse(&bytes).expect("SMF");
     let mut onsets = 0;
     for track in &smf.tracks {

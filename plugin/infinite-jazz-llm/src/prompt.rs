@@ -249,19 +249,23 @@ mod tests {
         );
     }
 
+    /// The prompt for `config` after `recent`, with no changes and an empty style.
+    fn plain_prompt(config: &RuntimeConfig, settings: &LlmSettings, recent: &[Section]) -> Prompt {
+        build_prompt(&PromptInputs {
+            config,
+            settings,
+            recent,
+            changes: None,
+            style_text: "",
+        })
+    }
+
     #[test]
     fn zero_context_is_a_clean_slate_and_unknown_styles_are_errors() {
         let config = RuntimeConfig::default();
         let mut settings = LlmSettings::new(Backend::Ollama);
         settings.context_steps = 0;
-        let recent = vec![Section::empty(32)];
-        let prompt = build_prompt(&PromptInputs {
-            config: &config,
-            settings: &settings,
-            recent: &recent,
-            changes: None,
-            style_text: "",
-        });
+        let prompt = plain_prompt(&config, &settings, &[Section::empty(32)]);
         assert!(prompt.user.contains("start of the tune"));
         assert!(matches!(
             style_text("no-such-style"),
@@ -282,13 +286,7 @@ mod tests {
         let mut composer = BuiltinComposer::new(&ComposerSettings::default());
         let recent = vec![composer.compose_next(&config).section];
         let settings = LlmSettings::new(Backend::OpenAi);
-        let prompt = build_prompt(&PromptInputs {
-            config: &config,
-            settings: &settings,
-            recent: &recent,
-            changes: None,
-            style_text: "",
-        });
+        let prompt = plain_prompt(&config, &settings, &recent);
         assert!(prompt.system.contains("exactly 48 lines"));
         assert!(prompt.system.contains("4 bars of 3/4, 12 steps per bar"));
         assert!(prompt
@@ -300,13 +298,7 @@ mod tests {
         );
 
         let six_eight = RuntimeConfig::default().with_meter("6/8".parse().expect("a meter"));
-        let prompt = build_prompt(&PromptInputs {
-            config: &six_eight,
-            settings: &settings,
-            recent: &[],
-            changes: None,
-            style_text: "",
-        });
+        let prompt = plain_prompt(&six_eight, &settings, &[]);
         assert!(prompt.user.contains("straight 8ths"));
         assert!(!prompt.user.contains("swing 0."));
         assert!(prompt

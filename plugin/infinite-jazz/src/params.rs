@@ -138,16 +138,9 @@ pub enum FeelChoice {
 }
 
 impl FeelChoice {
-    /// The feel chosen.
+    /// The feel chosen: the choices are listed in [`Feel::ALL`]'s order.
     pub fn feel(self) -> Feel {
-        match self {
-            FeelChoice::Swing => Feel::Swing,
-            FeelChoice::Ballad => Feel::Ballad,
-            FeelChoice::Bebop => Feel::Bebop,
-            FeelChoice::Bossa => Feel::Bossa,
-            FeelChoice::Waltz => Feel::Waltz,
-            FeelChoice::Modal => Feel::Modal,
-        }
+        Feel::ALL[self.to_index().min(Feel::ALL.len() - 1)]
     }
 }
 
@@ -562,6 +555,19 @@ mod tests {
             "Dm7 G7 | Cmaj7 |",
             "what is saved is what was set"
         );
+    }
+
+    #[test]
+    fn feel_choices_are_the_engines_feels_in_order() {
+        assert_eq!(FeelChoice::variants().len(), Feel::ALL.len());
+        for (index, feel) in Feel::ALL.into_iter().enumerate() {
+            let choice = FeelChoice::from_index(index);
+            assert_eq!(choice.feel(), feel);
+            let id = FeelChoice::ids().expect("ids")[index];
+            assert_eq!(id, feel.name());
+        }
+        assert_eq!(MeterChoice::FromFeel.meter(Feel::Waltz).to_string(), "3/4");
+        assert_eq!(MeterChoice::SixEight.meter(Feel::Waltz).to_string(), "6/8");
     }
 
     #[test]

@@ -8,9 +8,7 @@ pub mod view;
 
 use crate::link::{EditorLink, Steering};
 use crate::model_settings::{ModelSettingsError, ModelSettingsFile};
-use crate::params::{
-    FeelChoice, FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice, MeterChoice,
-};
+use crate::params::{InfiniteJazzParams, InstrumentParams};
 use crate::take_export::{now_stamp, TakeExport, TakeExportError};
 use egui::Color32;
 use infinite_jazz_engine::composer::harmony::Progression;
@@ -310,27 +308,17 @@ impl JazzEditor {
         });
         ui.horizontal(|ui| {
             ui.label("Form");
-            let forms: Vec<FormChoice> = (0..FormChoice::variants().len())
-                .map(FormChoice::from_index)
-                .collect();
-            enum_combo(ui, setter, &self.params.form, "form", &forms);
+            enum_combo(ui, setter, &self.params.form, "form");
             ui.label("Key");
-            let keys: Vec<KeyChoice> = (0..13).map(KeyChoice::from_index).collect();
-            enum_combo(ui, setter, &self.params.key, "key", &keys);
+            enum_combo(ui, setter, &self.params.key, "key");
             ui.label("Feel").on_hover_text(
                 "The band's style, heard from the next section on; the model gets its preset too",
             );
-            let feels: Vec<FeelChoice> = (0..FeelChoice::variants().len())
-                .map(FeelChoice::from_index)
-                .collect();
-            enum_combo(ui, setter, &self.params.feel, "feel", &feels);
+            enum_combo(ui, setter, &self.params.feel, "feel");
             ui.label("Own meter").on_hover_text(
                 "The meter when the host reports none; a host's time signature always wins",
             );
-            let meters: Vec<MeterChoice> = (0..MeterChoice::variants().len())
-                .map(MeterChoice::from_index)
-                .collect();
-            enum_combo(ui, setter, &self.params.meter, "meter", &meters);
+            enum_combo(ui, setter, &self.params.meter, "meter");
         });
         ui.label("Own changes (bars separated by |)");
         ui.add(egui::TextEdit::singleline(&mut steering.changes).hint_text("Dm7 G7 | Cmaj7 |"));
@@ -498,19 +486,16 @@ fn enum_combo<T: Enum + PartialEq + Copy + Send + Sync + 'static>(
     setter: &ParamSetter,
     param: &EnumParam<T>,
     id: &str,
-    choices: &[T],
 ) {
     let current = param.value();
     egui::ComboBox::from_id_salt(id)
         .selected_text(T::variants()[current.to_index()])
         .show_ui(ui, |ui| {
-            for choice in choices {
-                if ui
-                    .selectable_label(*choice == current, T::variants()[choice.to_index()])
-                    .clicked()
-                {
+            for (index, name) in T::variants().iter().enumerate() {
+                let choice = T::from_index(index);
+                if ui.selectable_label(choice == current, *name).clicked() {
                     setter.begin_set_parameter(param);
-                    setter.set_parameter(param, *choice);
+                    setter.set_parameter(param, choice);
                     setter.end_set_parameter(param);
                 }
             }
