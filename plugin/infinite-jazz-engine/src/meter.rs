@@ -201,10 +201,16 @@ impl Meter {
 pub struct BandMeter(AtomicU16);
 
 impl BandMeter {
-    /// Records the meter in force; whether it differs from the one recorded before.
+    /// Records the meter in force; whether it differs from the one recorded before. One
+    /// thread writes (the audio or JACK thread); any may read.
     pub fn set(&self, meter: Meter) -> bool {
         let packed = (u16::from(meter.numerator) << 8) | u16::from(meter.denominator);
-        self.0.swap(packed, Ordering::AcqRel) != packed
+        // Called every block: a plain load when nothing changed, no read-modify-write.
+        if self.0.load(Ordering::Acquire) == packed {
+            return false;
+        }
+        self.0.store(packed, Ordering::Release);
+        true
     }
 
     /// Records the meter in force and, when it is new, tells the worker to read its settings
