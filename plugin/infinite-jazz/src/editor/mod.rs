@@ -311,6 +311,8 @@ impl JazzEditor {
             enum_combo(ui, setter, &self.params.form, "form");
             ui.label("Key");
             enum_combo(ui, setter, &self.params.key, "key");
+        });
+        ui.horizontal(|ui| {
             ui.label("Feel").on_hover_text(
                 "The band's style, heard from the next section on; the model gets its preset too",
             );
