@@ -393,3 +393,145 @@ fn the_standalone_ends_when_the_jack_server_goes_away() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("the server went away"), "{stderr}");
 }
+
+/// The meter and tempo a test's timebase master reports.
+struct Timebase {
+    beats_per_bar: f64,
+    bpm: f64,
+}
+
+/// A JACK timebase callback: bars, beats and ticks of `Timebase` at the transport's frame.
+unsafe extern "C" fn timebase(
+    _state: jack_sys::jack_transport_state_t,
+    _nframes: jack_sys::jack_nframes_t,
+    pos: *mut jack_sys::jack_position_t,
+    _new_pos: std::ffi::c_int,
+    arg: *mut std::ffi::c_void,
+) {
+    // SAFETY: JACK passes the position it is filling and the `Timebase` given at registration,
+    // which the test keeps alive until the client is closed.
+    let (pos, tb) = unsafe { (&mut *pos, &*(arg as *const Timebase)) };
+    let ticks_per_beat = 1920.0;
+    let frame = f64::from(pos.frame);
+    let rate = f64::from(pos.frame_rate.max(1));
+    let beats = frame * tb.bpm / 60.0 / rate;
+    let bar = (beats / tb.beats_per_bar).floor();
+    let in_bar = beats - bar * tb.beats_per_bar;
+    pos.valid |= jack_sys::JackPositionBBT;
+    pos.bar = bar as i32 + 1;
+    pos.beat = in_bar.floor() as i32 + 1;
+    pos.tick = (in_bar.fract() * ticks_per_beat) as i32;
+    pos.bar_start_tick = bar * tb.beats_per_bar * ticks_per_beat;
+    pos.beats_per_bar = tb.beats_per_bar as f32;
+    pos.beat_type = 4.0;
+    pos.ticks_per_beat = ticks_per_beat;
+    pos.beats_per_minute = tb.bpm;
+}
+
+#[test]
+fn following_a_timebase_master_in_three_four() {
+    let server = JackServer::start("timebase");
+    let (client, port) = capture_client(&server);
+    let events: CapturedOnTransport = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let handler = jack::contrib::ClosureProcessHandler::new(
+        move |c: &jack::Client, ps: &jack::ProcessScope| {
+            let rolling = c
+                .transport()
+                .query()
+                .ok()
+                .filter(|s| s.state == jack::TransportState::Rolling)
+                .map(|s| u64::from(s.pos.frame()));
+            if let Ok(mut sink) = sink.lock() {
+                for e in port.iter(ps) {
+                    let mut bytes = [0u8; 3];
+                    for (i, b) in e.bytes.iter().take(3).enumerate() {
+                        bytes[i] = *b;
+                    }
+                    sink.push((rolling.map(|f| f + u64::from(e.time)), bytes));
+                }
+            }
+            jack::Control::Continue
+        },
+    );
+    let _capture = ActiveGuard(Some(client.activate_async((), handler).expect("activate")));
+    // The master: 3/4 at 150 BPM; the standalone is asked for 4/4 at 120 and must follow it.
+    let master = server.client("master").expect("master client");
+    let master = master
+        .activate_async(
+            (),
+            jack::contrib::ClosureProcessHandler::new(
+                |_: &jack::Client, _: &jack::ProcessScope| jack::Control::Continue,
+            ),
+        )
+        .expect("activate the master");
+    let tb = Box::new(Timebase {
+        beats_per_bar: 3.0,
+        bpm: 150.0,
+    });
+    // SAFETY: `tb` outlives the client (dropped at the end of the test, after the server is
+    // told to release the timebase), and the callback only reads it.
+    let registered = unsafe {
+        jack_sys::jack_set_timebase_callback(
+            master.as_client().raw(),
+            0,
+            Some(timebase),
+            &*tb as *const Timebase as *mut std::ffi::c_void,
+        )
+    };
+    assert_eq!(registered, 0, "the test client becomes timebase master");
+    let mut child = play(&server, &["--tempo", "120", "--follow-jack-transport"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    master
+        .as_client()
+        .transport()
+        .start()
+        .expect("transport starts");
+    std::thread::sleep(Duration::from_millis(6000));
+    master
+        .as_client()
+        .transport()
+        .stop()
+        .expect("transport stops");
+    std::thread::sleep(Duration::from_millis(500));
+    let captured = events.lock().expect("events").clone();
+    let bps = 150.0 / 60.0 / SAMPLE_RATE;
+    let near = |beat: f64, line: f64| (beat - line).abs() <= bps;
+    let mut bass_beats = Vec::new();
+    for (frame, b) in &captured {
+        if b[0] & 0xF0 == 0x90 && b[2] > 0 {
+            let beat = frame.expect("notes only while the transport rolls") as f64 * bps;
+            assert!(on_swung_grid(beat, bps, SWING), "note-on at beat {beat:.6}");
+            match (b[0] & 0x0F, b[1]) {
+                (0, _) => bass_beats.push(beat),
+                // The hi-hat foot: beat 2 of each 3/4 bar, never 4/4's beats 2 and 4.
+                (9, 44) => assert!(
+                    near(beat.rem_euclid(3.0), 1.0),
+                    "hi-hat at beat {beat:.4}, not on 2 of a 3/4 bar"
+                ),
+                _ => {}
+            }
+        }
+    }
+    // Six seconds at 150 BPM are 15 beats: the bass on every downbeat of the master's bars.
+    for bar in 1..4 {
+        let line = f64::from(bar) * 3.0;
+        assert!(
+            bass_beats.iter().any(|b| near(*b, line)),
+            "no bass on the downbeat at beat {line}: {bass_beats:?}"
+        );
+    }
+    let as_frames: Vec<(u64, [u8; 3])> =
+        captured.iter().map(|(f, b)| (f.unwrap_or(0), *b)).collect();
+    assert_balanced(&as_frames);
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert!(wait_for(&mut child, Duration::from_secs(10)).success());
+    // SAFETY: the master client is still open.
+    unsafe { jack_sys::jack_release_timebase(master.as_client().raw()) };
+    let _ = master.deactivate();
+    drop(tb);
+}

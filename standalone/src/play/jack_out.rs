@@ -51,6 +51,34 @@ struct TransportTime {
     beat: f64,
     beats_per_frame: f64,
     bars: Option<BarGrid>,
+    /// How far `beat` may be off: a timebase master gives whole ticks only.
+    resolution: f64,
+}
+
+/// Carries the beat on from cycle to cycle while the transport rolls on evenly, so positions
+/// keep the frame's precision: a timebase master reports whole ticks (1/1920 beat is 10 frames
+/// at 150 BPM), and a position rebuilt from them every cycle would jitter by that much.
+#[derive(Default)]
+struct SmoothBeat {
+    next: Option<f64>,
+}
+
+impl SmoothBeat {
+    /// The beat of this cycle's first frame; `frames` is the cycle's length.
+    fn beat(&mut self, time: &TransportTime, frames: usize) -> f64 {
+        let beat = match self.next {
+            // Within a tick of where the last cycle ended: the same music, rolling on.
+            Some(next) if (next - time.beat).abs() <= time.resolution => next,
+            // A relocation, a tempo change or the first cycle: the master's word.
+            _ => time.beat,
+        };
+        self.next = Some(beat + frames as f64 * time.beats_per_frame);
+        beat
+    }
+
+    fn stop(&mut self) {
+        self.next = None;
+    }
 }
 
 /// The beat and tempo of JACK's transport when it rolls: bars, beats and ticks from a timebase
@@ -76,6 +104,7 @@ fn transport_clock(client: &jack::Client, beats_per_sample: f64) -> Option<Trans
             return Some(TransportTime {
                 beat: bar_start + in_bar * quarter,
                 beats_per_frame: bbt.bpm * quarter / 60.0 / rate,
+                resolution: 1.5 * quarter / bbt.ticks_per_beat,
                 bars: Some(BarGrid::from_host(
                     meter,
                     Some(bar_start),
@@ -88,6 +117,7 @@ fn transport_clock(client: &jack::Client, beats_per_sample: f64) -> Option<Trans
         beat: f64::from(state.pos.frame()) * beats_per_sample,
         beats_per_frame: beats_per_sample,
         bars: None,
+        resolution: 0.0,
     })
 }
 
@@ -113,6 +143,7 @@ pub fn start(
     // the server ever skips our cycle, that cycle's notes are lost but the grid never shifts.
     let mut first_frame: Option<u32> = None;
     let follow_transport = args.follow_jack_transport;
+    let mut smooth = SmoothBeat::default();
     let process: ProcessFn = Box::new(move |client, scope| {
         let frames = scope.n_frames() as usize;
         let mut writer = port.writer(scope);
@@ -129,13 +160,17 @@ pub fn start(
                     if let Some(bars) = time.bars {
                         output.follow_bars(bars);
                     }
+                    let beat = smooth.beat(&time, frames);
                     (
-                        control.clock(time.beat, time.beats_per_frame),
-                        control.past_limit(time.beat),
+                        control.clock(beat, time.beats_per_frame),
+                        control.past_limit(beat),
                     )
                 }
                 // The transport is stopped: notes are released, and we wait for it to roll.
-                None => (Clock::Stopped, false),
+                None => {
+                    smooth.stop();
+                    (Clock::Stopped, false)
+                }
             }
         } else {
             let now = scope.last_frame_time();
