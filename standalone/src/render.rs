@@ -5,11 +5,14 @@ use crate::options::{GenerationArgs, LlmArgs};
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use infinite_jazz_engine::composer::BuiltinComposer;
-use infinite_jazz_engine::midi_file::write_smf;
+use infinite_jazz_engine::composer::Listening;
+use infinite_jazz_engine::listen::{Listen, PlayerPart};
+use infinite_jazz_engine::midi_file::{read_player, write_smf_with_player};
 use infinite_jazz_engine::section::Section;
 use infinite_jazz_engine::take::{truncate_bars, write_take, TakeInfo};
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{SectionRequest, SectionSource, SourceError};
+use infinite_jazz_files::read_bounded;
 use infinite_jazz_files::{check_outputs, check_wav_size, write_bytes_atomically};
 use infinite_jazz_llm::source::model_source;
 use infinite_jazz_llm::ModelSource;
@@ -43,10 +46,40 @@ pub struct RenderArgs {
     /// four times the take's playing time); the built-in composer writes whatever is left.
     #[arg(long, value_name = "SECS")]
     pub deadline: Option<f64>,
+    /// A recorded player (a MIDI file, placed by its own ticks per beat; any channel) the band
+    /// answers; the output gets the player's part as a fifth track, "Player".
+    #[arg(long, value_name = "FILE")]
+    pub player: Option<PathBuf>,
+    /// How the band listens to `--player`: accompany (the sax lays out while the player
+    /// plays), trade (4-bar turns, the player first; trade2, trade8 for 2 or 8) or chords
+    /// (held chords become the harmony).
+    #[arg(long, default_value = "accompany")]
+    pub listen: String,
+    /// The player's MIDI channel in the output (1-16).
+    #[arg(long, default_value_t = 4)]
+    pub player_channel: u8,
     #[command(flatten)]
     pub generation: GenerationArgs,
     #[command(flatten)]
     pub llm: LlmArgs,
+}
+
+/// A player's MIDI file is read up to this size.
+const MAX_PLAYER_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The player `--player` names, and how the band listens to it.
+fn player_of(args: &RenderArgs) -> Result<Option<(PlayerPart, Listen)>> {
+    let Some(path) = &args.player else {
+        return Ok(None);
+    };
+    let listen: Listen = args.listen.parse().map_err(|e| anyhow!("--listen: {e}"))?;
+    if !(1..=16).contains(&args.player_channel) {
+        return Err(anyhow!("--player-channel must be between 1 and 16"));
+    }
+    let bytes =
+        read_bounded(path, MAX_PLAYER_BYTES).with_context(|| format!("{}", path.display()))?;
+    let player = read_player(&bytes).with_context(|| format!("{}", path.display()))?;
+    Ok(Some((player, listen)))
 }
 
 /// Longest wait a rate limit may impose on an offline render before the composer steps in.
@@ -153,7 +186,13 @@ pub fn run(args: &RenderArgs) -> Result<()> {
             &crate::synth::find_soundfont(args.soundfont.as_deref())?,
         )?);
     }
+    let player = player_of(args)?;
     let llm = args.llm.settings(settings.seed)?;
+    if player.is_some() && llm.is_some() {
+        return Err(anyhow!(
+            "--player is answered by the built-in composer; a language model does not hear the player yet (use --backend builtin)"
+        ));
+    }
     let playing_secs =
         args.bars as f64 * config.meter().quarters_per_bar() * 60.0 / config.tempo_bpm();
     let deadline_secs = match args.deadline {
@@ -177,7 +216,20 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     let mut past_deadline = false;
     while bars_left > 0 {
         // The composer moves through the form every section, so it can stand in at any point.
-        let composed = composer.compose_next(&config).section;
+        let start_beat: f64 = sections.iter().map(Section::length_beats).sum();
+        let composed = match &player {
+            Some((player, mode)) => {
+                let listening = Listening {
+                    mode: *mode,
+                    player,
+                    start_beat,
+                };
+                composer
+                    .compose_listening(&config, Some(&listening))
+                    .section
+            }
+            None => composer.compose_next(&config).section,
+        };
         let recent_start = sections.len().saturating_sub(32);
         let (mut section, origin) = match model.as_mut() {
             Some(m) if Instant::now() < deadline => {
@@ -215,7 +267,13 @@ pub fn run(args: &RenderArgs) -> Result<()> {
         sections.push(section);
         origins.push(origin);
     }
-    write_bytes_atomically(&outputs.midi, &write_smf(&sections, &config)?)?;
+    let player_track = player
+        .as_ref()
+        .map(|(part, _)| (part, args.player_channel - 1));
+    write_bytes_atomically(
+        &outputs.midi,
+        &write_smf_with_player(&sections, &config, player_track)?,
+    )?;
     if let (Some(wav), Some(font)) = (&outputs.wav, &font) {
         crate::synth::write_take_wav(wav, &sections, &config, font, args.sample_rate)?;
         eprintln!("wrote {} and {}", wav.display(), outputs.midi.display());

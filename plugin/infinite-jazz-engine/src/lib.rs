@@ -7,6 +7,7 @@
 
 pub mod composer;
 pub mod feel;
+pub mod listen;
 pub mod meter;
 pub mod midi_file;
 pub mod pitch;

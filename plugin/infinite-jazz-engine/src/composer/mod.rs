@@ -11,6 +11,7 @@ pub mod piano;
 pub mod sax;
 
 use super::feel::Feel;
+use super::listen::{phrase_shape, plan_bar, BarPlan, Listen, PlayerPart};
 use super::meter::Meter;
 use super::section::{Section, STEPS_PER_BEAT};
 use super::timing::{PitchRange, RuntimeConfig};
@@ -49,6 +50,8 @@ pub struct SectionHarmony<'a> {
     pub first_bar: usize,
     /// The section's time signature: where its bars and beats fall.
     pub meter: Meter,
+    /// Chords a player holds, by bar of the section, replacing the form's.
+    pub held: Vec<Option<Chord>>,
 }
 
 /// What each player is given to write its part of a section: the changes, the band's dice, and
@@ -60,6 +63,12 @@ pub struct SectionCue<'a> {
     pub rng: &'a mut fastrand::Rng,
     /// Each instrument's range (and the section's length and swing).
     pub config: &'a RuntimeConfig,
+    /// What the player's notes mean for each bar of the section (all defaults when nobody
+    /// plays with the band).
+    pub plans: Vec<BarPlan>,
+    /// The sax's answer to the player's last turn, by step of the section: (step, length,
+    /// direction), when trading.
+    pub answer: Vec<(usize, usize, i32)>,
 }
 
 impl SectionHarmony<'_> {
@@ -67,6 +76,9 @@ impl SectionHarmony<'_> {
     /// A progression's bar is counted in quarter notes, whatever the meter: in 3/4 the chord
     /// written for beat 4 of a bar is not heard.
     pub fn chord_at_step(&self, step: usize) -> Chord {
+        if let Some(chord) = self.held_at(step) {
+            return chord;
+        }
         let (bar, in_bar) = self.bar_and_step(step);
         self.progression.chord_at(bar, in_bar / STEPS_PER_BEAT)
     }
@@ -74,12 +86,28 @@ impl SectionHarmony<'_> {
     /// Whether a chord begins on step `step` (always true on bar lines).
     pub fn chord_starts_at_step(&self, step: usize) -> bool {
         let (bar, in_bar) = self.bar_and_step(step);
+        if in_bar == 0 {
+            return true;
+        }
+        if self.held_at(step).is_some() {
+            return false;
+        }
         in_bar % STEPS_PER_BEAT == 0
             && self
                 .progression
                 .bar(bar)
                 .iter()
                 .any(|s| usize::from(s.start_beat) == in_bar / STEPS_PER_BEAT)
+    }
+
+    /// The chord a player holds over the bar of `step`, if one is held there. Past the
+    /// section, a chord held at its end is taken to go on: it leads until another is played.
+    fn held_at(&self, step: usize) -> Option<Chord> {
+        let bar = step / self.meter.steps_per_bar();
+        match self.held.get(bar) {
+            Some(held) => *held,
+            None => self.held.last().copied().flatten(),
+        }
     }
 
     /// Absolute bar of the song for a step of the section.
@@ -91,6 +119,58 @@ impl SectionHarmony<'_> {
     fn bar_and_step(&self, step: usize) -> (usize, usize) {
         let per_bar = self.meter.steps_per_bar();
         (self.first_bar + step / per_bar, step % per_bar)
+    }
+}
+
+/// A player the band listens to while it composes.
+pub struct Listening<'a> {
+    /// How the band listens.
+    pub mode: Listen,
+    /// What the player played, in beats of the music.
+    pub player: &'a PlayerPart,
+    /// The beat of the music the next section starts on.
+    pub start_beat: f64,
+}
+
+impl Listening<'_> {
+    /// Each bar's plan for a section of `bars` bars from song bar `first_bar`, and the sax's
+    /// answer when trading: the rhythm and contour of the player's last turn, placed where
+    /// the sax's turn falls in the section.
+    fn plan(
+        &self,
+        first_bar: usize,
+        bars: usize,
+        meter: Meter,
+    ) -> (Vec<BarPlan>, Vec<(usize, usize, i32)>) {
+        let length = meter.quarters_per_bar();
+        let per_bar = meter.steps_per_bar();
+        let bar_start = |b: usize| self.start_beat + b as f64 * length;
+        let plans = (0..bars)
+            .map(|b| plan_bar(self.mode, self.player, first_bar + b, bar_start(b), length))
+            .collect::<Vec<_>>();
+        let mut answer = Vec::new();
+        if let Listen::Trade { bars: turn } = self.mode {
+            let turn = turn.max(1);
+            for (b, plan) in plans.iter().enumerate() {
+                if !plan.sax_plays {
+                    continue;
+                }
+                let song_bar = first_bar + b;
+                let into_turn = song_bar % turn;
+                // The player's turn: the `turn` bars before the sax's turn began.
+                let turn_start = bar_start(b) - into_turn as f64 * length;
+                let theirs = turn_start - turn as f64 * length;
+                let shape = phrase_shape(self.player.starting_in(theirs, turn_start), theirs);
+                let from = into_turn * per_bar;
+                answer.extend(
+                    shape
+                        .into_iter()
+                        .filter(|(step, _, _)| (from..from + per_bar).contains(step))
+                        .map(|(step, len, dir)| (b * per_bar + step - from, len, dir)),
+                );
+            }
+        }
+        (plans, answer)
     }
 }
 
@@ -184,23 +264,41 @@ impl BuiltinComposer {
 
     /// Writes the next section of the song, continuing where the last one ended.
     pub fn compose_next(&mut self, config: &RuntimeConfig) -> ComposedSection {
+        self.compose_listening(config, None)
+    }
+
+    /// [`BuiltinComposer::compose_next`] for a band that listens to a player: the section
+    /// starts at `listening.start_beat` of the music the player's notes are placed in.
+    pub fn compose_listening(
+        &mut self,
+        config: &RuntimeConfig,
+        listening: Option<&Listening>,
+    ) -> ComposedSection {
         if config.feel() != self.tune_feel {
             self.suit_feel(config.feel());
         }
         let total_steps = config.total_steps();
         let bars = config.bars_per_section();
+        let meter = config.meter();
+        let (plans, answer) = match listening {
+            Some(l) => l.plan(self.next_bar, bars, meter),
+            None => (vec![BarPlan::default(); bars], Vec::new()),
+        };
         let harmony = SectionHarmony {
             progression: &self.progression,
             first_bar: self.next_bar,
-            meter: config.meter(),
+            meter,
+            held: plans.iter().map(|p| p.chord).collect(),
         };
-        let mut section = Section::empty_in(config.meter(), total_steps);
+        let mut section = Section::empty_in(meter, total_steps);
         use super::section::Instrument::*;
         // One random stream, drawn by the players in band order: a seed plays the same music.
         let mut cue = SectionCue {
             harmony,
             rng: &mut self.rng,
             config,
+            plans,
+            answer,
         };
         self.bass.play(section.part_mut(Bass), &mut cue);
         self.drums.play(section.part_mut(Drums), &mut cue);

@@ -124,6 +124,16 @@ impl Comping {
                         .collect()
                 }
             };
+            // While the player solos: one hit of the figure, softer.
+            let light = cue
+                .plans
+                .get(base / per_bar)
+                .is_some_and(|plan| plan.piano_light);
+            let figure = if light {
+                figure.into_iter().take(1).collect()
+            } else {
+                figure
+            };
             for (step, len, anticipate) in figure {
                 // An anticipation pushes the next chord on the span's last 8th.
                 let step = if anticipate {
@@ -160,6 +170,7 @@ impl Comping {
                     Feel::Bebop => 70,
                     _ => 64,
                 };
+                let centre = if light { centre - 16 } else { centre };
                 let top = velocity(rng, centre, 8);
                 let notes = keys
                     .iter()

@@ -169,6 +169,56 @@ impl SaxLine {
                 self.resting = step - total;
             }
         }
+        self.listen(part, cue, range);
+    }
+
+    /// Lays out in the bars the player has (a solo, the player's turn of a trade) and, in a
+    /// trade, answers the player's last turn with its rhythm and contour over the current
+    /// chords.
+    fn listen(&mut self, part: &mut Part, cue: &SectionCue, range: PitchRange) {
+        let per_bar = cue.harmony.meter.steps_per_bar();
+        let answered: Vec<usize> = cue.answer.iter().map(|(s, _, _)| s / per_bar).collect();
+        for (bar, plan) in cue.plans.iter().enumerate() {
+            if !plan.sax_plays || answered.contains(&bar) {
+                let steps = bar * per_bar..((bar + 1) * per_bar).min(part.steps.len());
+                for step in &mut part.steps[steps] {
+                    *step = Step::Rest;
+                }
+            }
+        }
+        let mut last = self.last.map_or(
+            (i32::from(range.low) + i32::from(range.high)) / 2,
+            i32::from,
+        );
+        for (i, &(at, len, direction)) in cue.answer.iter().enumerate() {
+            let chord = cue.harmony.chord_at_step(at);
+            let fits = |k: u8| {
+                if at % 4 == 0 {
+                    chord.contains(k)
+                } else {
+                    chord.scale_contains(k)
+                }
+            };
+            let key = match direction {
+                1 => (range.low..=range.high).find(|k| i32::from(*k) > last && fits(*k)),
+                -1 => (range.low..=range.high)
+                    .rev()
+                    .find(|k| i32::from(*k) < last && fits(*k)),
+                _ => None,
+            }
+            .or_else(|| nearest_key(last, range, fits));
+            let Some(key) = key else { continue };
+            let next = cue
+                .answer
+                .get(i + 1)
+                .map_or(part.steps.len(), |(s, _, _)| *s);
+            part.set(at, vec![Note { key, velocity: 84 }]);
+            part.hold(at, len.min(next.saturating_sub(at)).max(1));
+            last = i32::from(key);
+        }
+        if !cue.answer.is_empty() {
+            self.last = Some(last.clamp(0, 127) as u8);
+        }
     }
 
     fn phrase(
