@@ -304,6 +304,7 @@ mod tests {
         let request = SectionRequest {
             config: &config,
             recent: &[],
+            listening: None,
         };
         let (a, b) = (from_flags.prompt(&request), from_plugin.prompt(&request));
         assert_eq!(a, b);

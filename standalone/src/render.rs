@@ -188,11 +188,6 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     }
     let player = player_of(args)?;
     let llm = args.llm.settings(settings.seed)?;
-    if player.is_some() && llm.is_some() {
-        return Err(anyhow!(
-            "--player is answered by the built-in composer; a language model does not hear the player yet (use --backend builtin)"
-        ));
-    }
     let playing_secs =
         args.bars as f64 * config.meter().quarters_per_bar() * 60.0 / config.tempo_bpm();
     let deadline_secs = match args.deadline {
@@ -217,25 +212,21 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     while bars_left > 0 {
         // The composer moves through the form every section, so it can stand in at any point.
         let start_beat: f64 = sections.iter().map(Section::length_beats).sum();
-        let composed = match &player {
-            Some((player, mode)) => {
-                let listening = Listening {
-                    mode: *mode,
-                    player,
-                    start_beat,
-                };
-                composer
-                    .compose_listening(&config, Some(&listening))
-                    .section
-            }
-            None => composer.compose_next(&config).section,
-        };
+        let listening = player.as_ref().map(|(player, mode)| Listening {
+            mode: *mode,
+            player,
+            start_beat,
+        });
+        let composed = composer
+            .compose_listening(&config, listening.as_ref())
+            .section;
         let recent_start = sections.len().saturating_sub(32);
         let (mut section, origin) = match model.as_mut() {
             Some(m) if Instant::now() < deadline => {
                 let request = SectionRequest {
                     config: &config,
                     recent: &sections[recent_start..],
+                    listening: listening.as_ref(),
                 };
                 match ask_model(m, &request, deadline) {
                     Ok(section) => (section, "model"),

@@ -185,3 +185,59 @@ fn a_model_that_trickles_cannot_hold_the_render_past_its_deadline() {
     );
     assert!(parse_section(&take, &config).is_ok());
 }
+
+#[test]
+fn the_model_hears_the_player_it_plays_with() {
+    let dir = scratch_dir("render_llm_player");
+    // Any MIDI file is a player: here a take rendered by the built-in composer.
+    let out = Command::new(binary("infinite-jazz-standalone", "infinite-jazz"))
+        .current_dir(&dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .args([
+            "render",
+            "--bars",
+            "8",
+            "--seed",
+            "9",
+            "--out",
+            "player.mid",
+        ])
+        .output()
+        .expect("binary runs");
+    integration_tests::assert_success(&out);
+    let server = TestServer::start(|r, i| openai_reply(r, &good_answer(["C2", "D2"][i % 2])));
+    let out = render(
+        &dir,
+        &format!("{}/v1", server.url()),
+        &[
+            "--api-key",
+            KEY,
+            "--player",
+            "player.mid",
+            "--listen",
+            "trade",
+        ],
+    );
+    integration_tests::assert_success(&out);
+    let prompts: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            r.json()["messages"][1]["content"]
+                .as_str()
+                .expect("prompt")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(prompts.len(), 4);
+    for (i, prompt) in prompts.iter().enumerate() {
+        assert!(prompt.contains("\nPLAYER\n"), "call {i}: {prompt}");
+        assert!(prompt.contains("trading 4-bar turns"), "call {i}");
+    }
+    // Bars 1-4 are the player's turn, bars 5-8 the sax's: the third section is the sax's.
+    assert!(prompts[0].contains("SAX's turn is bar(s) none"));
+    assert!(prompts[2].contains("SAX's turn is bar(s) 1, 2"));
+    // The player's part is in the take: a fifth track.
+    let bytes = std::fs::read(dir.join("take.mid")).expect("take.mid");
+    assert_eq!(midly::Smf::parse(&bytes).expect("midi").tracks.len(), 5);
+}

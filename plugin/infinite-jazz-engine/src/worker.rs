@@ -6,6 +6,7 @@
 //! on the audio thread; a slow or failing source only delays the primary queue, and the
 //! sequencer plays fallback sections meanwhile.
 
+use crate::composer::Listening;
 use crate::composer::{BuiltinComposer, ComposerSettings};
 use crate::section::Section;
 use crate::sequencer::prepared::{PreparedSection, SectionOrigin, RESERVE_SERIAL};
@@ -61,6 +62,8 @@ pub struct SectionRequest<'a> {
     pub config: &'a RuntimeConfig,
     /// The sections queued or played most recently, oldest first (for continuity).
     pub recent: &'a [Section],
+    /// A player the band listens to, and where the section starts in the player's music.
+    pub listening: Option<&'a Listening<'a>>,
 }
 
 /// Anything that writes sections: the built-in composer, a language model.
@@ -96,7 +99,10 @@ impl SectionSource for BuiltinSource {
     }
 
     fn next_section(&mut self, request: &SectionRequest) -> Result<Section, SourceError> {
-        Ok(self.composer.compose_next(request.config).section)
+        Ok(self
+            .composer
+            .compose_listening(request.config, request.listening)
+            .section)
     }
 }
 
@@ -409,6 +415,7 @@ impl SourceRunner {
                     let request = SectionRequest {
                         config: &job.config,
                         recent: &job.recent,
+                        listening: None,
                     };
                     let result = source.next_section(&request);
                     let sent = result_tx.send(JobResult {

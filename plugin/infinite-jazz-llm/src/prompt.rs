@@ -3,7 +3,9 @@
 
 use crate::chat::Prompt;
 use crate::config::{config_dir, LlmSettings};
+use infinite_jazz_engine::composer::Listening;
 use infinite_jazz_engine::feel::Feel;
+use infinite_jazz_engine::listen::Listen;
 use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::pitch::note_name;
 use infinite_jazz_engine::section::{Instrument, Section, Step};
@@ -96,6 +98,79 @@ pub fn last_steps(recent: &[Section], steps: usize) -> Option<Section> {
     Some(out)
 }
 
+/// What the player played over the last `steps` 16ths before the section (a `PLAYER` block in
+/// the tracker format, on the straight 16th grid), and what the band is to do with it.
+pub fn player_text(listening: &Listening, steps: usize, config: &RuntimeConfig) -> String {
+    let from = listening.start_beat - steps as f64 / 4.0;
+    let mut lines = vec![String::from("."); steps];
+    for note in listening.player.starting_in(from, listening.start_beat) {
+        let at = (((note.start - from) * 4.0).round() as usize).min(steps - 1);
+        let held = (((note.end - note.start) * 4.0).round() as usize).max(1);
+        let name = format!("{}:{}", note_name(note.key), note.velocity);
+        if lines[at] == "." || lines[at] == "^" {
+            lines[at] = name;
+        } else {
+            lines[at].push(',');
+            lines[at].push_str(&name);
+        }
+        for line in lines.iter_mut().take((at + held).min(steps)).skip(at + 1) {
+            if line == "." {
+                *line = "^".to_string();
+            }
+        }
+    }
+    let mut text = format!(
+        "\nA musician plays with the band (PLAYER). What they played in the last {steps} steps, \
+         one line per 16th as above:\n\nPLAYER\n{}\n\n",
+        lines.join("\n")
+    );
+    let bars = config.bars_per_section();
+    let bar_beats = config.meter().quarters_per_bar();
+    let instruction = match listening.mode {
+        Listen::Off => String::new(),
+        Listen::Accompany => "The PLAYER is soloing: while they play, SAX rests and PIANO comps \
+             sparsely and softly; SAX comes back in only after the PLAYER has rested a whole bar."
+            .to_string(),
+        Listen::Trade { bars: turn } => {
+            let first = (listening.start_beat / bar_beats).round() as usize;
+            let sax_bars: Vec<String> = (0..bars)
+                .filter(|b| ((first + b) / turn.max(1)) % 2 == 1)
+                .map(|b| (b + 1).to_string())
+                .collect();
+            format!(
+                "You are trading {turn}-bar turns with the PLAYER, who starts. In the PLAYER's \
+                 turns SAX rests; in SAX's turns SAX answers the PLAYER's last phrase, keeping its \
+                 rhythm and contour, moved onto the current chords. In this section SAX's turn is \
+                 bar(s) {}.",
+                if sax_bars.is_empty() {
+                    "none".to_string()
+                } else {
+                    sax_bars.join(", ")
+                }
+            )
+        }
+        Listen::FollowChords => {
+            let held = listening
+                .player
+                .chord_held(listening.start_beat - bar_beats, listening.start_beat);
+            match held {
+                Some(chord) => format!(
+                    "The PLAYER leads the harmony: they hold {}; the whole band plays over {} \
+                     until the PLAYER plays another chord.",
+                    chord.symbol(),
+                    chord.symbol()
+                ),
+                None => "The PLAYER leads the harmony with the chords they hold; they hold none \
+                     now, so follow the form."
+                    .to_string(),
+            }
+        }
+    };
+    text.push_str(&instruction);
+    text.push('\n');
+    text
+}
+
 /// What a prompt is built from.
 pub struct PromptInputs<'a> {
     pub config: &'a RuntimeConfig,
@@ -104,6 +179,8 @@ pub struct PromptInputs<'a> {
     pub recent: &'a [Section],
     /// The harmony to follow, e.g. `| Dm7 | G7 |`, when one is set.
     pub changes: Option<&'a str>,
+    /// A musician the band listens to.
+    pub listening: Option<&'a Listening<'a>>,
     pub style_text: &'a str,
 }
 
@@ -203,6 +280,13 @@ pub fn build_prompt(inputs: &PromptInputs) -> Prompt {
         }
         None => user.push_str("\nThis is the start of the tune.\n"),
     }
+    if let Some(listening) = inputs.listening.filter(|l| l.mode != Listen::Off) {
+        user.push_str(&player_text(
+            listening,
+            inputs.settings.context_steps.max(16),
+            c,
+        ));
+    }
     user.push_str(&format!(
         "\nWrite the next {steps} steps for all four instruments: BASS, DRUMS, PIANO, SAX, each block exactly {steps} lines. \
          Answer with the four blocks only."
@@ -232,6 +316,7 @@ mod tests {
             settings: &settings,
             recent: &recent,
             changes: Some("| Dm7 | G7 |"),
+            listening: None,
             style_text: &style,
         });
         assert!(prompt.system.contains("exactly 32 lines"));
@@ -256,6 +341,7 @@ mod tests {
             settings,
             recent,
             changes: None,
+            listening: None,
             style_text: "",
         })
     }
@@ -305,5 +391,57 @@ mod tests {
             .user
             .contains("2 beats per bar starting on steps 1, 7"));
         assert!(prompt.user.contains("dotted-quarter"));
+    }
+
+    #[test]
+    fn the_players_part_and_what_to_do_with_it_are_in_the_prompt() {
+        use infinite_jazz_engine::listen::{PlayerNote, PlayerPart};
+        let config = RuntimeConfig::default();
+        let settings = LlmSettings::new(Backend::OpenAi);
+        // A held Dm7 through bar 3, a line in bar 4; the section starts at bar 5 (beat 16).
+        let mut notes: Vec<PlayerNote> = [50, 53, 57, 60]
+            .map(|key| PlayerNote {
+                start: 8.0,
+                end: 12.0,
+                key,
+                velocity: 70,
+            })
+            .to_vec();
+        notes.push(PlayerNote {
+            start: 12.5,
+            end: 13.0,
+            key: 74,
+            velocity: 100,
+        });
+        let player = PlayerPart::new(notes);
+        let ask = |mode: Listen, start_beat: f64| {
+            let listening = Listening {
+                mode,
+                player: &player,
+                start_beat,
+            };
+            build_prompt(&PromptInputs {
+                config: &config,
+                settings: &settings,
+                recent: &[],
+                changes: None,
+                listening: Some(&listening),
+                style_text: "",
+            })
+            .user
+        };
+        let accompany = ask(Listen::Accompany, 16.0);
+        assert!(accompany.contains("PLAYER\n"), "{accompany}");
+        // 32 steps from beat 8: the chord on the first line, held; the D5 two steps into bar 4.
+        assert!(accompany.contains("PLAYER\nD3:70,F3:70,A3:70,C4:70\n^\n^"));
+        assert!(accompany.contains("\nD5:100\n^\n"));
+        assert!(accompany.contains("SAX rests"));
+        let trade = ask(Listen::Trade { bars: 4 }, 16.0);
+        assert!(trade.contains("trading 4-bar turns") && trade.contains("bar(s) 1, 2"));
+        assert!(ask(Listen::Trade { bars: 4 }, 0.0).contains("bar(s) none"));
+        let chords = ask(Listen::FollowChords, 12.0);
+        assert!(chords.contains("they hold Dm7"), "{chords}");
+        assert!(ask(Listen::FollowChords, 16.0).contains("they hold none"));
+        assert!(!ask(Listen::Off, 16.0).contains("PLAYER"));
     }
 }

@@ -128,6 +128,7 @@ impl ModelSource {
             settings: &self.settings,
             recent: request.recent,
             changes: changes.as_deref(),
+            listening: request.listening,
             style_text: Feel::ALL
                 .iter()
                 .position(|f| *f == request.config.feel())
@@ -257,6 +258,7 @@ mod tests {
             source.prompt(&SectionRequest {
                 config: &config,
                 recent: &[],
+                listening: None,
             })
         };
         let bossa = ask(&source, Feel::Bossa);

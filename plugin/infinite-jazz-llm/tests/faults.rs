@@ -148,6 +148,7 @@ fn rate_limit_honours_retry_after() {
         .next_section(&SectionRequest {
             config: &config,
             recent: &[],
+            listening: None,
         })
         .expect_err("429");
     assert!(
@@ -267,11 +268,13 @@ fn the_key_never_leaks_into_messages_stats_or_debug_output() {
         .next_section(&SectionRequest {
             config: &config,
             recent: &[],
+            listening: None,
         })
         .expect_err("401");
     let ok = source.next_section(&SectionRequest {
         config: &config,
         recent: &[],
+        listening: None,
     });
     assert!(ok.is_ok());
     let stats = format!("{:?}", source.stats().lock().expect("stats"));

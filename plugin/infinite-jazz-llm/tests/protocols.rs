@@ -26,6 +26,7 @@ fn ask(source: &mut ModelSource) -> Result<infinite_jazz_engine::section::Sectio
     source.next_section(&SectionRequest {
         config: &config,
         recent: &[],
+        listening: None,
     })
 }
 
@@ -219,6 +220,7 @@ fn the_prompt_carries_the_last_steps_played() {
         .next_section(&SectionRequest {
             config: &config,
             recent: &recent,
+            listening: None,
         })
         .expect("section");
     let prompt = server.requests()[0].json()["messages"][1]["content"]
