@@ -13,6 +13,8 @@ use thiserror::Error;
 
 /// Most notes of a player kept; a take with more is cut (a flood is not a part).
 pub const MAX_PLAYER_NOTES: usize = 200_000;
+/// A chord struck this many beats (eight bars of 4/4) before a bar no longer leads it.
+pub const LONGEST_HOLD: f64 = 32.0;
 
 /// How the band listens to the player.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,11 +128,13 @@ impl PlayerPart {
     }
 
     /// The chord held over `[from, to)`: the notes sounding for at least half of it, read by
-    /// [`recognise_chord`].
+    /// [`recognise_chord`]. Only notes struck less than [`LONGEST_HOLD`] beats before `from`
+    /// count, so asking costs the same however long the take.
     pub fn chord_held(&self, from: f64, to: f64) -> Option<Chord> {
         let half = (to - from) / 2.0;
-        let last = self.notes.partition_point(|n| n.start < to);
-        let keys: Vec<u8> = self.notes[..last]
+        let first = self.notes.partition_point(|n| n.start < from - LONGEST_HOLD);
+        let last = self.notes.partition_point(|n| n.start < to).max(first);
+        let keys: Vec<u8> = self.notes[first..last]
             .iter()
             .filter(|n| n.end.min(to) - n.start.max(from) >= half)
             .map(|n| n.key)

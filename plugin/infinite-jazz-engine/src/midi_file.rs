@@ -40,6 +40,9 @@ pub fn read_player(bytes: &[u8]) -> Result<PlayerPart, MidiFileError> {
     let per_beat = f64::from(ppq.as_int().max(1));
     let mut notes = Vec::new();
     for track in &smf.tracks {
+        if notes.len() > crate::listen::MAX_PLAYER_NOTES {
+            break;
+        }
         // Sounding notes by channel and key: (start tick, velocity).
         let mut open: std::collections::HashMap<(u8, u8), (u64, u8)> = Default::default();
         let mut tick = 0u64;
