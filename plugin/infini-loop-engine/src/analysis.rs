@@ -16,7 +16,8 @@
 //!    crossings of the same slope within 3 ms.
 //!
 //! Loops shorter than `min_seconds`, in silence or in a fade, or spanning nearly the whole
-//! file are not considered.
+//! file are not considered, except that a clip too short for `min_seconds` loops by the whole
+//! bar when at least one bar fits in it.
 
 use crate::clip::Clip;
 use rustfft::num_complex::Complex32;
@@ -33,6 +34,10 @@ const BANDS: usize = 48;
 const SEAM_FRAMES: usize = 6;
 /// Samples on each side of a seam for the waveform match.
 const WAVE_HALF: usize = 1024;
+/// Clips shorter than this are not looped at all (a bar at 220 BPM is 1.1 s).
+const SHORTEST_CLIP_SECONDS: f64 = 0.7;
+/// The fastest tempo the estimate considers, in BPM.
+const MAX_ESTIMATED_BPM: f64 = 220.0;
 /// Snapping to zero crossings stays within this many seconds.
 const SNAP_SECONDS: f64 = 0.003;
 
@@ -222,7 +227,7 @@ fn estimate_tempo(onset: &[f32], sample_rate: u32) -> Option<(f64, f64, f64)> {
     let fps = f64::from(sample_rate) / HOP as f64;
     let mean = onset.iter().sum::<f32>() / n.max(1) as f32;
     let o: Vec<f32> = onset.iter().map(|v| v - mean).collect();
-    let min_lag = (fps * 60.0 / 220.0).floor() as usize;
+    let min_lag = (fps * 60.0 / MAX_ESTIMATED_BPM).floor() as usize;
     let max_lag = ((fps * 60.0 / 50.0).ceil() as usize).min(n / 2);
     if max_lag <= min_lag + 2 {
         return None;
@@ -464,7 +469,9 @@ fn analyze_mono(
     cancel: &AtomicBool,
 ) -> Result<AnalysisReport, AnalysisError> {
     let seconds = x.len() as f64 / f64::from(sr);
-    if seconds < options.min_seconds.max(0.5) + 0.2 || x.len() < FRAME * 4 {
+    // Too short for a loop of `min_seconds`: such a clip can still loop by the bar.
+    let short = seconds < options.min_seconds.max(0.5) + 0.2;
+    if seconds < SHORTEST_CLIP_SECONDS || x.len() < FRAME * 4 {
         return Err(AnalysisError::TooShort(seconds));
     }
     let f = features(x, sr);
@@ -481,7 +488,7 @@ fn analyze_mono(
     let c = centred(&f.bands);
     let fps = f64::from(sr) / HOP as f64;
 
-    let tempo = match options
+    let mut tempo = match options
         .bpm
         .filter(|b| b.is_finite() && *b > 20.0 && *b < 400.0)
     {
@@ -491,12 +498,31 @@ fn analyze_mono(
         }
         None => estimate_tempo(&f.onset, sr).filter(|(_, _, conf)| *conf > 0.05),
     };
-    let min_len = (options.min_seconds * fps).ceil() as usize;
     // Not the whole file: keep a little before the start and after the end.
     let margin = (SEAM_FRAMES + 2).max((0.1 * fps) as usize);
     let max_len = frames
         .saturating_sub(2 * margin)
         .min((MAX_LOOP_SECONDS * fps) as usize);
+    let min_len = if short {
+        // A short clip loops by whole bars only, at the tempo heard or, when its bar does not
+        // fit, at twice that tempo if that is still a tempo music is played at (tempo
+        // estimates are often an octave low).
+        let (period, _, confidence) = tempo.ok_or(AnalysisError::TooShort(seconds))?;
+        let bar = |period: f64| (period * 4.0).round() as usize;
+        if bar(period) > max_len && options.bpm.is_none() {
+            let doubled = period / 2.0;
+            if 60.0 * fps / doubled <= MAX_ESTIMATED_BPM && bar(doubled) <= max_len {
+                tempo = Some((doubled, beat_phase(&f.onset, doubled), confidence));
+            }
+        }
+        let period = tempo.map_or(period, |(p, _, _)| p);
+        if bar(period) > max_len {
+            return Err(AnalysisError::TooShort(seconds));
+        }
+        bar(period)
+    } else {
+        (options.min_seconds * fps).ceil() as usize
+    };
 
     // Candidate lengths, in frames.
     let mut lengths: Vec<(usize, Option<f64>)> = Vec::new();
@@ -512,7 +538,9 @@ fn analyze_mono(
     // tempo's bar lengths.
     let mut self_similarity: Vec<(usize, f64)> = Vec::new();
     let stride = (frames / SELF_SIMILARITY_SAMPLES).max(2);
-    for lag in min_len..=max_len {
+    // A short clip has too few repeats for its self-similarity to say anything.
+    let last_lag = if short { 0 } else { max_len };
+    for lag in min_len..=last_lag {
         if lag % 256 == 0 {
             check(cancel)?;
         }
@@ -548,8 +576,9 @@ fn analyze_mono(
     for &(len, beats) in &lengths {
         check(cancel)?;
         let mut best_for_len: Vec<(f64, usize)> = Vec::new();
+        // A short clip has no room to wait for a beat: any start will do.
         let starts: Box<dyn Iterator<Item = usize>> = match tempo {
-            Some((period, phase, _)) if beats.is_some() => Box::new(
+            Some((period, phase, _)) if beats.is_some() && !short => Box::new(
                 (0..)
                     .map(move |k| (phase + k as f64 * period).round() as usize)
                     .take_while(move |s| *s < frames),

@@ -183,6 +183,29 @@ fn music_without_a_beat_loops_on_its_own_cycle() {
 }
 
 #[test]
+fn a_clip_shorter_than_the_minimum_loops_by_its_bar() {
+    // 1.9 s at 160 BPM holds one 1.5 s bar (and not the 2 s minimum): it loops by the bar.
+    for seed in [2, 5, 11] {
+        let bar = period(160.0, 1, seed);
+        let c = clip(tile(&bar, 1.9));
+        assert_whole_periods(&c, bar.len(), &AnalysisOptions::default());
+        let best = analyze(&c, &AnalysisOptions::default())
+            .expect("report")
+            .best()
+            .map(|b| b.end - b.start)
+            .expect("a loop");
+        assert!(best <= c.frames() * 9 / 10, "the whole file is no loop");
+    }
+    // With the tempo given, the same holds without any estimate.
+    let bar = period(170.0, 1, 4);
+    let given = AnalysisOptions {
+        bpm: Some(170.0),
+        ..AnalysisOptions::default()
+    };
+    assert_whole_periods(&clip(tile(&bar, 1.9)), bar.len(), &given);
+}
+
+#[test]
 fn short_silent_and_noisy_clips_are_handled() {
     let short = clip(tile(&period(120.0, 1, 7), 1.5));
     assert!(matches!(
