@@ -132,7 +132,9 @@ impl PlayerPart {
     /// count, so asking costs the same however long the take.
     pub fn chord_held(&self, from: f64, to: f64) -> Option<Chord> {
         let half = (to - from) / 2.0;
-        let first = self.notes.partition_point(|n| n.start < from - LONGEST_HOLD);
+        let first = self
+            .notes
+            .partition_point(|n| n.start < from - LONGEST_HOLD);
         let last = self.notes.partition_point(|n| n.start < to).max(first);
         let keys: Vec<u8> = self.notes[first..last]
             .iter()

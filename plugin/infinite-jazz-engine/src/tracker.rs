@@ -62,6 +62,9 @@ pub enum Repair {
     MissingInstrument(Instrument),
     /// A second block for the same instrument: ignored.
     DuplicateBlock(Instrument),
+    /// A `PLAYER` block (the musician's part a prompt shows, written back): ignored, the band
+    /// does not play it.
+    PlayerBlockIgnored,
     /// Fewer step lines than the section has: rests were added at the end.
     PaddedSteps {
         /// The part it happened in.
@@ -174,6 +177,7 @@ impl fmt::Display for Repair {
             ),
             MissingInstrument(i) => write!(f, "{i}: block missing, part rests"),
             DuplicateBlock(i) => write!(f, "{i}: second block ignored"),
+            PlayerBlockIgnored => write!(f, "PLAYER block ignored (the band does not play it)"),
             PaddedSteps {
                 instrument,
                 found,
@@ -328,6 +332,11 @@ pub fn parse_section(text: &str, config: &RuntimeConfig) -> Result<ParsedSection
             repairs.push(Repair::LongLineSkipped { chars });
             continue;
         }
+        if is_player_header(line) {
+            repairs.push(Repair::PlayerBlockIgnored);
+            state = BlockState::Skipping;
+            continue;
+        }
         if let Some(instrument) = header_of(line) {
             let slot = &mut blocks[instrument.index()];
             if slot.is_some() {
@@ -449,6 +458,12 @@ fn header_of(line: &str) -> Option<Instrument> {
     } else {
         None
     }
+}
+
+/// Recognises `PLAYER`, `**Player**`, `PLAYER (channel 4)`: the musician's part a prompt shows.
+fn is_player_header(line: &str) -> bool {
+    let core = line.trim_matches(is_decoration).to_ascii_lowercase();
+    core == "player" || core.starts_with("player (")
 }
 
 /// `# key: value` → (`key`, `value`); keys are short words, lower-cased.
@@ -953,5 +968,24 @@ mod tests {
             parse_section(chunks[1], &config()).map(|p| p.section),
             Ok(b)
         );
+    }
+
+    #[test]
+    fn a_player_block_written_back_is_left_out() {
+        let mut section = Section::empty(16);
+        section.part_mut(Instrument::Sax).set(
+            3,
+            vec![Note {
+                key: 65,
+                velocity: 90,
+            }],
+        );
+        let written = write_section(&section);
+        // A model echoing the prompt's PLAYER block between the piano and the sax.
+        let player = format!("**PLAYER**\n{}", "D5:100\n".repeat(16));
+        let answer = written.replacen("SAX\n", &format!("{player}SAX\n"), 1);
+        let parsed = parse_section(&answer, &config()).expect("parses");
+        assert_eq!(parsed.section, section);
+        assert_eq!(parsed.repairs.kept, [Repair::PlayerBlockIgnored]);
     }
 }
