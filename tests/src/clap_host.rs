@@ -211,6 +211,19 @@ pub struct Session<'a> {
     /// When set, never process faster than this many times real time (background work such
     /// as preparing clips gets wall-clock time, as in a host).
     pub pace: Option<f64>,
+    /// Notes played into the plugin's note input, by block.
+    pub input: &'a [InputNote],
+}
+
+/// A note event sent into the plugin in block `block`, at `time` samples into it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputNote {
+    pub block: usize,
+    pub time: u32,
+    pub channel: u8,
+    pub key: u8,
+    /// A note-on (velocity 0.8) or a note-off.
+    pub on: bool,
 }
 
 /// Everything a session produced, with the plugin's saved state at the end.
@@ -288,7 +301,7 @@ pub fn run_session(session: &Session, blocks: &[BlockSpec]) -> SessionResult {
             .spawn(move || {
                 let mut processor = processor.start_processing().expect("starts processing");
                 let mut out_buffer = EventBuffer::with_capacity(8192);
-                let in_buffer = EventBuffer::new();
+                let mut in_buffer = EventBuffer::new();
                 let mut outputs: Vec<Vec<f32>> = vec![vec![0.0; max_frames as usize]; channels];
                 let mut output_ports = AudioPorts::with_capacity(channels, 1);
                 let mut processed = Vec::with_capacity(blocks.len());
@@ -303,6 +316,21 @@ pub fn run_session(session: &Session, blocks: &[BlockSpec]) -> SessionResult {
                         }
                     }
                     out_buffer.clear();
+                    in_buffer.clear();
+                    let block_index = processed.len();
+                    for note in session.input.iter().filter(|n| n.block == block_index) {
+                        let pckn = Pckn::new(
+                            0u16,
+                            u16::from(note.channel),
+                            u16::from(note.key),
+                            clack_host::events::Match::<u32>::All,
+                        );
+                        if note.on {
+                            in_buffer.push(&NoteOnEvent::new(note.time, pckn, 0.8));
+                        } else {
+                            in_buffer.push(&NoteOffEvent::new(note.time, pckn, 0.0));
+                        }
+                    }
                     let transport = spec.transport.map(|t| t.event());
                     let n = spec.samples as usize;
                     let mut raw_out = [];

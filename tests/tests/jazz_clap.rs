@@ -32,6 +32,7 @@ fn session(library: &std::path::Path, state: Option<&[u8]>) -> Session<'static> 
         state,
         settle: std::time::Duration::ZERO,
         pace: None,
+        input: &[],
     }
 }
 
@@ -493,4 +494,99 @@ fn a_waltz_feel_without_a_time_signature_plays_in_its_own_three_four() {
     for h in hats {
         assert!(near(h.rem_euclid(3.0), 1.0), "hi-hat off beat 2 at {h}");
     }
+}
+
+#[test]
+fn the_players_notes_pass_through_on_their_channel_and_a_flood_breaks_nothing() {
+    use integration_tests::clap_host::InputNote;
+    let lib = library();
+    let mut input = vec![
+        InputNote {
+            block: 10,
+            time: 100,
+            channel: 0,
+            key: 72,
+            on: true,
+        },
+        InputNote {
+            block: 20,
+            time: 50,
+            channel: 0,
+            key: 72,
+            on: false,
+        },
+    ];
+    // A flood: 3000 note-ons without note-offs in one block, then every key released.
+    for i in 0..3000u32 {
+        input.push(InputNote {
+            block: 30,
+            time: i / 6,
+            channel: 5,
+            key: (i % 128) as u8,
+            on: true,
+        });
+    }
+    for key in 0..128u8 {
+        input.push(InputNote {
+            block: 31,
+            time: 0,
+            channel: 5,
+            key,
+            on: false,
+        });
+    }
+    let input: &'static [InputNote] = Box::leak(input.into_boxed_slice());
+    let mut with_player = session(&lib, None);
+    with_player.input = input;
+    let blocks = BlockSpec::at_120_bpm(60, 4096, SAMPLE_RATE, true);
+    let result = run_session(&with_player, &blocks);
+    let mut sounding = [[false; 128]; 16];
+    let mut player_ons = 0;
+    for (index, block) in result.blocks.iter().enumerate() {
+        let mut last = 0;
+        for event in &block.events {
+            assert!(event.time() >= last, "block {index}: events out of order");
+            last = event.time();
+            match *event {
+                OutEvent::NoteOn {
+                    time, channel, key, ..
+                } => {
+                    if channel == 3 {
+                        player_ons += 1;
+                        if index == 10 {
+                            assert_eq!((time, key), (100, 72), "passed on at its own time");
+                        }
+                    }
+                    sounding[usize::from(channel)][usize::from(key)] = true;
+                }
+                OutEvent::NoteOff {
+                    time, channel, key, ..
+                } => {
+                    if index == 20 && channel == 3 {
+                        assert_eq!((time, key), (50, 72));
+                    }
+                    sounding[usize::from(channel)][usize::from(key)] = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        player_ons > 100,
+        "{player_ons} of the player's notes passed on"
+    );
+    for (channel, keys) in sounding.iter().enumerate() {
+        assert!(
+            keys.iter().all(|s| !s),
+            "a note left sounding on channel {}",
+            channel + 1
+        );
+    }
+    // The band played on through the flood.
+    let band_ons: usize = result.blocks[30..40]
+        .iter()
+        .flat_map(|b| &b.events)
+        .filter(|e| matches!(e, OutEvent::NoteOn { channel, .. } if *channel != 3))
+        .count();
+    assert!(band_ons > 0);
 }

@@ -29,6 +29,7 @@ fn the_plugin_plays_what_the_model_writes() {
         state: None,
         settle: Duration::from_millis(1500),
         pace: None,
+        input: &[],
     };
     let result = run_session(&session, &blocks);
     // The model's bass plays A1 (MIDI 33) on every beat; the built-in composer never would.

@@ -20,7 +20,7 @@ fn clap_hosts_see_a_midi_generator_with_sane_parameters() {
         (0, 0),
         "a pure MIDI generator"
     );
-    assert_eq!(report.note_inputs, 0);
+    assert_eq!(report.note_inputs, 1, "the player's notes come in");
     assert_eq!(report.note_outputs, 1);
     assert!(
         report.midi_output,

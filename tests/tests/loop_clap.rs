@@ -66,6 +66,7 @@ fn two_minutes_of_seamless_loops_in_time_with_the_host() {
         state: Some(&framed),
         settle: Duration::from_secs(3),
         pace: Some(6.0),
+        input: &[],
     };
     let block = 480u32;
     let total_blocks = (120.0 * RATE) as usize / block as usize;

@@ -29,6 +29,7 @@ fn play(lib: &Path, state: &[u8]) {
         state: Some(state),
         settle: Duration::from_secs(2),
         pace: Some(4.0),
+        input: &[],
     };
     let blocks = BlockSpec::at_120_bpm(200, 480, 48_000.0, false);
     let result = run_session(&session, &blocks);

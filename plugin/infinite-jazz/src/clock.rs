@@ -2,6 +2,7 @@
 //! of `process()` apart from talking to the host, so it can be tested and benchmarked alone.
 
 use crate::params::InfiniteJazzParams;
+use crate::player_input::PlayerThrough;
 use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::sequencer::{BarGrid, Clock, MidiEvent, Sequencer};
 use nice_plug::prelude::Transport;
@@ -88,10 +89,11 @@ impl TransportClock {
     }
 }
 
-/// The audio thread's state: the clock and the sequencer.
+/// The audio thread's state: the clock, the sequencer and the player's notes passing through.
 pub struct ProcessCore {
     pub clock: TransportClock,
     pub sequencer: Sequencer,
+    pub player: PlayerThrough,
 }
 
 impl ProcessCore {
@@ -99,17 +101,19 @@ impl ProcessCore {
         ProcessCore {
             clock: TransportClock::default(),
             sequencer,
+            player: PlayerThrough::default(),
         }
     }
 
-    /// Plays one block of `samples` samples against the host's transport. `emit` returns
-    /// whether the host took the event (its buffer may be full).
+    /// Plays one block of `samples` samples against the host's transport, with the player's
+    /// notes of the block (pushed to `self.player` first) in time order among the band's.
+    /// `emit` returns whether the host took the event (its buffer may be full).
     pub fn run(
         &mut self,
         transport: &HostTime,
         params: &InfiniteJazzParams,
         samples: usize,
-        emit: impl FnMut(MidiEvent) -> bool,
+        mut emit: impl FnMut(MidiEvent) -> bool,
     ) {
         let clock = self
             .clock
@@ -119,7 +123,13 @@ impl ProcessCore {
         params.follow_meter(grid.meter);
         self.sequencer.set_bar_grid(grid);
         self.sequencer.watch_roll(params.editor_state.is_open());
-        self.sequencer.process_bounded(clock, samples, &live, emit);
+        let player = &mut self.player;
+        self.sequencer
+            .process_bounded(clock, samples, &live, |event| {
+                player.emit_until(event.sample(), &mut emit);
+                emit(event)
+            });
+        player.finish_block(&mut emit);
     }
 }
 

@@ -8,6 +8,7 @@ pub mod editor;
 pub mod link;
 pub mod model_settings;
 mod params;
+pub mod player_input;
 pub mod take_export;
 
 pub use clock::{HostTime, ProcessCore, TransportClock};
@@ -124,6 +125,8 @@ impl Plugin for InfiniteJazz {
     // A pure MIDI generator: no audio ports.
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[];
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
+    // The player's notes, passed on to the output on their own channel.
+    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
 
     type Editor = nice_plug_egui::EguiEditor<editor::JazzEditor>;
     type SysExMessage = ();
@@ -204,6 +207,28 @@ impl Plugin for InfiniteJazz {
             transport.meter.is_some(),
             std::sync::atomic::Ordering::Relaxed,
         );
+        let channel = (self.params.player_channel.value().clamp(1, 16) - 1) as u8;
+        core.player.begin_block(channel);
+        let last = samples.saturating_sub(1) as u32;
+        while let Some(event) = context.next_event() {
+            match event {
+                NoteEvent::NoteOn {
+                    timing,
+                    key: Key::Number(key),
+                    velocity,
+                    ..
+                } => {
+                    let velocity = (velocity * 127.0).round().clamp(1.0, 127.0) as u8;
+                    core.player.push(timing.min(last), key, velocity);
+                }
+                NoteEvent::NoteOff {
+                    timing,
+                    key: Key::Number(key),
+                    ..
+                } => core.player.push(timing.min(last), key, 0),
+                _ => {}
+            }
+        }
         core.run(&transport, &self.params, samples, |event| {
             // A full host buffer refuses events; the sequencer then gives up note-ons and owes
             // note-offs, so nothing is left sounding.

@@ -334,6 +334,9 @@ pub struct InfiniteJazzParams {
     /// section on.
     #[id = "feel"]
     pub feel: EnumParam<FeelChoice>,
+    /// The channel the player's notes (the note input) are passed on to.
+    #[id = "player_chan"]
+    pub player_channel: IntParam,
     /// The bass player: mute, channel and velocity.
     #[nested(id_prefix = "bass", group = "Bass")]
     pub bass: InstrumentParams,
@@ -409,6 +412,11 @@ impl Default for InfiniteJazzParams {
             meter: EnumParam::new("Own Meter", MeterChoice::FromFeel)
                 .with_callback(signal_enum(&changed)),
             feel: EnumParam::new("Feel", FeelChoice::Swing).with_callback(signal_enum(&changed)),
+            player_channel: IntParam::new(
+                "Player Channel",
+                4,
+                IntRange::Linear { min: 1, max: 16 },
+            ),
             bass: InstrumentParams::new("Bass", 1, &changed),
             drums: InstrumentParams::new("Drums", 10, &changed),
             piano: InstrumentParams::new("Piano", 2, &changed),

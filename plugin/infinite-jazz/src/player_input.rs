@@ -1,0 +1,218 @@
+//! The player's notes (the plugin's note input), passed through to the output on the player's
+//! own channel, in time order with the band's notes, so the player's instrument can sit on the
+//! same track as the band's.
+//!
+//! Fixed storage, no allocation: a block holds at most [`MAX_PLAYER_EVENTS`] of them. A flood
+//! loses note-ons, never the note-off of a note that was passed on: note-ons are taken only
+//! while there is room left for a note-off of every key, and a note-off the host refuses is
+//! sent first in the next block.
+
+use infinite_jazz_engine::sequencer::MidiEvent;
+
+/// The player's events one block passes on.
+pub const MAX_PLAYER_EVENTS: usize = 512;
+
+/// One of the player's notes starting or ending in this block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct PlayerEvent {
+    sample: u32,
+    key: u8,
+    /// 0 for a note-off.
+    velocity: u8,
+}
+
+/// The player's events of the current block, and which of the player's notes sound.
+pub struct PlayerThrough {
+    events: [PlayerEvent; MAX_PLAYER_EVENTS],
+    len: usize,
+    next: usize,
+    /// Channel + 1 of each key passed on as a note-on and not yet released; 0 when silent.
+    sounding: [u8; 128],
+    /// Note-offs the host refused, by key (their channel is in `sounding`).
+    owed: u128,
+    /// The output channel of the block's note-ons, 0-based.
+    channel: u8,
+}
+
+impl Default for PlayerThrough {
+    fn default() -> Self {
+        PlayerThrough {
+            events: [PlayerEvent::default(); MAX_PLAYER_EVENTS],
+            len: 0,
+            next: 0,
+            sounding: [0; 128],
+            owed: 0,
+            channel: 3,
+        }
+    }
+}
+
+impl PlayerThrough {
+    /// Starts a block whose note-ons go out on 0-based `channel`.
+    pub fn begin_block(&mut self, channel: u8) {
+        self.len = 0;
+        self.next = 0;
+        self.channel = channel.min(15);
+    }
+
+    /// A note-on (`velocity` 1..=127) or note-off (`velocity` 0) of `key` at `sample`; events
+    /// come in time order, as hosts send them.
+    pub fn push(&mut self, sample: u32, key: u8, velocity: u8) {
+        let key = key.min(127);
+        let pending_ons = self.events[..self.len]
+            .iter()
+            .filter(|e| e.velocity > 0)
+            .count();
+        let room = MAX_PLAYER_EVENTS - self.len;
+        let admitted = if velocity == 0 {
+            room > 0
+        } else {
+            // Keep room for a note-off of every note that could be sounding.
+            let sounding = self.sounding.iter().filter(|c| **c != 0).count();
+            room > 1 + sounding + pending_ons
+        };
+        if admitted {
+            self.events[self.len] = PlayerEvent {
+                sample,
+                key,
+                velocity,
+            };
+            self.len += 1;
+        } else if velocity == 0 && self.sounding[usize::from(key)] != 0 {
+            self.owed |= 1 << key;
+        }
+    }
+
+    /// Sends what the host refused before, then the block's events up to and including
+    /// `sample`; `emit` returns whether the host took the event.
+    pub fn emit_until(&mut self, sample: u32, emit: &mut impl FnMut(MidiEvent) -> bool) {
+        while self.owed != 0 {
+            let key = self.owed.trailing_zeros() as u8;
+            let channel = self.sounding[usize::from(key)].saturating_sub(1);
+            if !emit(MidiEvent::NoteOff {
+                sample: 0,
+                channel,
+                key,
+            }) {
+                return;
+            }
+            self.owed &= !(1 << key);
+            self.sounding[usize::from(key)] = 0;
+        }
+        while self.next < self.len && self.events[self.next].sample <= sample {
+            let e = self.events[self.next];
+            self.next += 1;
+            let slot = usize::from(e.key);
+            if e.velocity > 0 {
+                if emit(MidiEvent::NoteOn {
+                    sample: e.sample,
+                    channel: self.channel,
+                    key: e.key,
+                    velocity: e.velocity,
+                }) {
+                    self.sounding[slot] = self.channel + 1;
+                }
+            } else if self.sounding[slot] != 0 {
+                let channel = self.sounding[slot] - 1;
+                if emit(MidiEvent::NoteOff {
+                    sample: e.sample,
+                    channel,
+                    key: e.key,
+                }) {
+                    self.sounding[slot] = 0;
+                } else {
+                    self.owed |= 1 << e.key;
+                }
+            }
+        }
+    }
+
+    /// Sends the rest of the block's events.
+    pub fn finish_block(&mut self, emit: &mut impl FnMut(MidiEvent) -> bool) {
+        self.emit_until(u32::MAX, emit);
+    }
+
+    /// Whether any of the player's notes is sounding on the output.
+    pub fn is_sounding(&self) -> bool {
+        self.sounding.iter().any(|c| *c != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(through: &mut PlayerThrough, take: usize) -> Vec<MidiEvent> {
+        let mut out = Vec::new();
+        let mut taken = 0;
+        through.finish_block(&mut |e| {
+            if taken < take {
+                taken += 1;
+                out.push(e);
+                true
+            } else {
+                false
+            }
+        });
+        out
+    }
+
+    #[test]
+    fn notes_pass_on_the_players_channel_and_end_on_the_channel_they_began() {
+        let mut through = PlayerThrough::default();
+        through.begin_block(3);
+        through.push(10, 60, 90);
+        let out = run(&mut through, usize::MAX);
+        assert_eq!(
+            out,
+            [MidiEvent::NoteOn {
+                sample: 10,
+                channel: 3,
+                key: 60,
+                velocity: 90
+            }]
+        );
+        // The channel changes while the note sounds: its note-off still goes to channel 4.
+        through.begin_block(7);
+        through.push(5, 60, 0);
+        through.push(6, 61, 0);
+        let out = run(&mut through, usize::MAX);
+        assert_eq!(
+            out,
+            [MidiEvent::NoteOff {
+                sample: 5,
+                channel: 3,
+                key: 60
+            }],
+            "a stray note-off is not passed on"
+        );
+        assert!(!through.is_sounding());
+    }
+
+    #[test]
+    fn a_flood_loses_note_ons_never_note_offs() {
+        let mut through = PlayerThrough::default();
+        through.begin_block(3);
+        // Thousands of note-ons without note-offs in one block.
+        for i in 0..4000u32 {
+            through.push(i / 8, (i % 128) as u8, 100);
+        }
+        let ons = run(&mut through, usize::MAX).len();
+        assert!(
+            (100..=MAX_PLAYER_EVENTS).contains(&ons),
+            "{ons} note-ons passed"
+        );
+        // Releasing everything: every passed note gets its note-off, even when the host's
+        // buffer is full in this block (they are owed and sent first in the next).
+        through.begin_block(3);
+        for key in 0..128u8 {
+            through.push(0, key, 0);
+        }
+        let first = run(&mut through, 40);
+        through.begin_block(3);
+        let rest = run(&mut through, usize::MAX);
+        let offs = first.len() + rest.len();
+        assert!(offs >= 100, "{offs} note-offs");
+        assert!(!through.is_sounding(), "nothing left sounding");
+    }
+}
