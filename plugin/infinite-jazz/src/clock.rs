@@ -124,6 +124,12 @@ impl ProcessCore {
         self.sequencer.set_bar_grid(grid);
         self.sequencer.watch_roll(params.editor_state.is_open());
         let player = &mut self.player;
+        if player.is_idle() {
+            // Most blocks: nobody plays, nothing to interleave.
+            self.sequencer
+                .process_bounded(clock, samples, &live, &mut emit);
+            return;
+        }
         self.sequencer
             .process_bounded(clock, samples, &live, |event| {
                 player.emit_until(event.sample(), &mut emit);

@@ -132,6 +132,11 @@ impl PlayerThrough {
         self.emit_until(u32::MAX, emit);
     }
 
+    /// Whether the block has nothing of the player's to send.
+    pub fn is_idle(&self) -> bool {
+        self.len == 0 && self.owed == 0
+    }
+
     /// Whether any of the player's notes is sounding on the output.
     pub fn is_sounding(&self) -> bool {
         self.sounding.iter().any(|c| *c != 0)
