@@ -303,11 +303,10 @@ fn a_missing_jack_server_or_midi_port_is_a_clear_error() {
     );
 }
 
-#[test]
-fn following_the_jack_transport() {
-    let server = JackServer::start("transport");
-    // A capture client that notes, for each event, where JACK's transport was (in frames).
-    let (client, port) = capture_client(&server);
+/// A capture client that notes, for each event, where JACK's transport was (in frames; `None`
+/// while it stands still).
+fn capture_on_transport(server: &JackServer) -> (impl Drop, CapturedOnTransport) {
+    let (client, port) = capture_client(server);
     let events: CapturedOnTransport = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let handler = jack::contrib::ClosureProcessHandler::new(
@@ -330,7 +329,14 @@ fn following_the_jack_transport() {
             jack::Control::Continue
         },
     );
-    let _capture = ActiveGuard(Some(client.activate_async((), handler).expect("activate")));
+    let active = client.activate_async((), handler).expect("activate");
+    (ActiveGuard(Some(active)), events)
+}
+
+#[test]
+fn following_the_jack_transport() {
+    let server = JackServer::start("transport");
+    let (_capture, events) = capture_on_transport(&server);
     let mut child = play(&server, &["--tempo", "150", "--follow-jack-transport"]);
     std::thread::sleep(Duration::from_millis(1200));
     let ons = |v: &[(Option<u64>, [u8; 3])]| {
@@ -431,30 +437,7 @@ unsafe extern "C" fn timebase(
 #[test]
 fn following_a_timebase_master_in_three_four() {
     let server = JackServer::start("timebase");
-    let (client, port) = capture_client(&server);
-    let events: CapturedOnTransport = Arc::new(Mutex::new(Vec::new()));
-    let sink = events.clone();
-    let handler = jack::contrib::ClosureProcessHandler::new(
-        move |c: &jack::Client, ps: &jack::ProcessScope| {
-            let rolling = c
-                .transport()
-                .query()
-                .ok()
-                .filter(|s| s.state == jack::TransportState::Rolling)
-                .map(|s| u64::from(s.pos.frame()));
-            if let Ok(mut sink) = sink.lock() {
-                for e in port.iter(ps) {
-                    let mut bytes = [0u8; 3];
-                    for (i, b) in e.bytes.iter().take(3).enumerate() {
-                        bytes[i] = *b;
-                    }
-                    sink.push((rolling.map(|f| f + u64::from(e.time)), bytes));
-                }
-            }
-            jack::Control::Continue
-        },
-    );
-    let _capture = ActiveGuard(Some(client.activate_async((), handler).expect("activate")));
+    let (_capture, events) = capture_on_transport(&server);
     // The master: 3/4 at 150 BPM; the standalone is asked for 4/4 at 120 and must follow it.
     let master = server.client("master").expect("master client");
     let master = master
