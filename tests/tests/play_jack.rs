@@ -169,6 +169,22 @@ fn wait_for(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
 }
 
 /// Every note-on has a note-off on its channel and key, in order.
+/// Sends Ctrl+C (SIGINT) to the standalone and waits for it to end.
+fn ctrl_c(child: &mut Child) -> std::process::ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    wait_for(child, Duration::from_secs(10))
+}
+
+/// [`assert_balanced`] for events noted with the transport's frame.
+fn assert_balanced_on_transport(events: &[(Option<u64>, [u8; 3])]) {
+    let as_frames: Vec<(u64, [u8; 3])> = events.iter().map(|(f, b)| (f.unwrap_or(0), *b)).collect();
+    assert_balanced(&as_frames);
+}
+
 fn assert_balanced(events: &[(u64, [u8; 3])]) {
     let mut sounding = [[false; 128]; 16];
     for (frame, b) in events {
@@ -240,13 +256,7 @@ fn jack_output_is_frame_accurate_and_ctrl_c_leaves_no_stuck_note() {
     events.lock().expect("events").clear();
     let mut child = play(&server, &["--tempo", "150"]);
     std::thread::sleep(Duration::from_millis(2500));
-    let pid = child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let status = wait_for(&mut child, Duration::from_secs(10));
+    let status = ctrl_c(&mut child);
     let stderr = std::io::read_to_string(child.stderr.take().expect("stderr")).unwrap_or_default();
     assert!(status.success(), "Ctrl+C is a clean exit: {stderr}");
     std::thread::sleep(Duration::from_millis(200));
@@ -373,17 +383,8 @@ fn following_the_jack_transport() {
             );
         }
     }
-    let as_frames: Vec<(u64, [u8; 3])> =
-        captured.iter().map(|(f, b)| (f.unwrap_or(0), *b)).collect();
-    assert_balanced(&as_frames);
-
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let status = wait_for(&mut child, Duration::from_secs(10));
-    assert!(status.success());
+    assert_balanced_on_transport(&captured);
+    assert!(ctrl_c(&mut child).success());
 }
 
 #[test]
@@ -504,15 +505,8 @@ fn following_a_timebase_master_in_three_four() {
             "no bass on the downbeat at beat {line}: {bass_beats:?}"
         );
     }
-    let as_frames: Vec<(u64, [u8; 3])> =
-        captured.iter().map(|(f, b)| (f.unwrap_or(0), *b)).collect();
-    assert_balanced(&as_frames);
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    assert!(wait_for(&mut child, Duration::from_secs(10)).success());
+    assert_balanced_on_transport(&captured);
+    assert!(ctrl_c(&mut child).success());
     // SAFETY: the master client is still open.
     unsafe { jack_sys::jack_release_timebase(master.as_client().raw()) };
     let _ = master.deactivate();
