@@ -209,9 +209,10 @@ pub fn run(args: &RenderArgs) -> Result<()> {
     let mut origins = Vec::new();
     let mut bars_left = args.bars;
     let mut past_deadline = false;
+    // Where the next section starts, for a player the band listens to.
+    let mut start_beat = 0.0;
     while bars_left > 0 {
         // The composer moves through the form every section, so it can stand in at any point.
-        let start_beat: f64 = sections.iter().map(Section::length_beats).sum();
         let listening = player.as_ref().map(|(player, mode)| Listening {
             mode: *mode,
             player,
@@ -255,6 +256,7 @@ pub fn run(args: &RenderArgs) -> Result<()> {
             truncate_bars(&mut section, bars_left);
         }
         bars_left = bars_left.saturating_sub(per_section);
+        start_beat += section.length_beats();
         sections.push(section);
         origins.push(origin);
     }

@@ -112,6 +112,15 @@ impl Feel {
         self == Feel::Bossa
     }
 
+    /// The swing ratio this feel plays `swing` at: straight in a feel that is never swung.
+    pub fn swing(self, swing: f64) -> f64 {
+        if self.plays_straight() {
+            crate::timing::MIN_SWING
+        } else {
+            swing
+        }
+    }
+
     /// The forms that suit the feel; the composer picks among them when no form is set.
     pub fn forms(self) -> &'static [Form] {
         match self {

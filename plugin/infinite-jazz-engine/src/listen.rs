@@ -116,8 +116,7 @@ impl PlayerPart {
 
     /// Whether any note starts in `[from, to)`.
     pub fn plays_in(&self, from: f64, to: f64) -> bool {
-        let first = self.notes.partition_point(|n| n.start < from);
-        self.notes.get(first).is_some_and(|n| n.start < to)
+        !self.starting_in(from, to).is_empty()
     }
 
     /// The notes that start in `[from, to)`.

@@ -142,11 +142,7 @@ impl RuntimeConfig {
     }
     /// Swing ratio, see [`step_to_beats`]; straight in a feel that is never swung (bossa).
     pub fn swing(&self) -> f64 {
-        if self.feel.plays_straight() {
-            MIN_SWING
-        } else {
-            self.swing
-        }
+        self.feel.swing(self.swing)
     }
     /// The style the band plays in.
     pub fn feel(&self) -> Feel {

@@ -8,7 +8,7 @@ use infinite_jazz_engine::meter::{BandMeter, Meter};
 use infinite_jazz_engine::section::Instrument;
 use infinite_jazz_engine::sequencer::{LiveSettings, MAX_HUMANIZE_BEATS};
 use infinite_jazz_engine::timing::{
-    quantize_swing, RuntimeConfig, DEFAULT_SWING, MAX_BARS_PER_SECTION, MIN_SWING,
+    quantize_swing, RuntimeConfig, DEFAULT_SWING, MAX_BARS_PER_SECTION,
 };
 use infinite_jazz_engine::worker::{SettingsChanged, SettingsFeed, WorkerSettings, MAX_DEPTH};
 use nice_plug::params::persist::PersistentField;
@@ -502,11 +502,7 @@ impl InfiniteJazzParams {
     pub fn live_settings(&self) -> LiveSettings {
         let mut live = LiveSettings {
             // A bossa is straight whatever the swing control says.
-            swing: if self.feel.value().feel().plays_straight() {
-                MIN_SWING
-            } else {
-                quantize_swing(f64::from(self.swing.value()))
-            },
+            swing: (self.feel.value().feel()).swing(quantize_swing(f64::from(self.swing.value()))),
             humanize_beats: f64::from(self.humanize_timing.value()) * MAX_HUMANIZE_BEATS,
             humanize_velocity: self.humanize_velocity.value(),
             humanize_seed: self.seed.value().max(0) as u64,

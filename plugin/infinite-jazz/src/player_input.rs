@@ -32,6 +32,9 @@ pub struct PlayerThrough {
     owed: u128,
     /// The output channel of the block's note-ons, 0-based.
     channel: u8,
+    /// Room kept for note-offs this block: the player's notes sounding when it began (nothing
+    /// is sent while events are pushed) plus the note-ons pushed since.
+    offs_to_keep: usize,
 }
 
 impl Default for PlayerThrough {
@@ -43,6 +46,7 @@ impl Default for PlayerThrough {
             sounding: [0; 128],
             owed: 0,
             channel: 3,
+            offs_to_keep: 0,
         }
     }
 }
@@ -53,25 +57,24 @@ impl PlayerThrough {
         self.len = 0;
         self.next = 0;
         self.channel = channel.min(15);
+        self.offs_to_keep = self.sounding.iter().filter(|c| **c != 0).count();
     }
 
     /// A note-on (`velocity` 1..=127) or note-off (`velocity` 0) of `key` at `sample`; events
     /// come in time order, as hosts send them.
     pub fn push(&mut self, sample: u32, key: u8, velocity: u8) {
         let key = key.min(127);
-        let pending_ons = self.events[..self.len]
-            .iter()
-            .filter(|e| e.velocity > 0)
-            .count();
         let room = MAX_PLAYER_EVENTS - self.len;
         let admitted = if velocity == 0 {
             room > 0
         } else {
             // Keep room for a note-off of every note that could be sounding.
-            let sounding = self.sounding.iter().filter(|c| **c != 0).count();
-            room > 1 + sounding + pending_ons
+            room > 1 + self.offs_to_keep
         };
         if admitted {
+            if velocity > 0 {
+                self.offs_to_keep += 1;
+            }
             self.events[self.len] = PlayerEvent {
                 sample,
                 key,

@@ -387,11 +387,6 @@ impl Sequencer {
         self.roll_start = f64::NAN;
     }
 
-    /// The grid sections are placed on.
-    pub fn bar_grid(&self) -> BarGrid {
-        self.grid
-    }
-
     /// The counters it publishes.
     pub fn stats(&self) -> &Arc<SequencerStats> {
         &self.stats
