@@ -149,7 +149,7 @@ fn band_edges(sample_rate: u32) -> [usize; BANDS + 1] {
     edges
 }
 
-fn features(x: &[f32], sample_rate: u32) -> Features {
+fn features(x: &[f32], sample_rate: u32, cancel: &AtomicBool) -> Result<Features, AnalysisError> {
     let frames = if x.len() >= FRAME {
         (x.len() - FRAME) / HOP + 1
     } else {
@@ -165,6 +165,9 @@ fn features(x: &[f32], sample_rate: u32) -> Features {
     let mut bands = Vec::with_capacity(frames);
     let mut rms = Vec::with_capacity(frames);
     for f in 0..frames {
+        if f % 512 == 0 {
+            check(cancel)?;
+        }
         let chunk = &x[f * HOP..f * HOP + FRAME];
         let mut energy = 0.0f32;
         for i in 0..FRAME {
@@ -189,7 +192,7 @@ fn features(x: &[f32], sample_rate: u32) -> Features {
             .map(|(a, b)| (a - b).max(0.0))
             .sum();
     }
-    Features { bands, onset, rms }
+    Ok(Features { bands, onset, rms })
 }
 
 fn cosine(a: &[f32; BANDS], b: &[f32; BANDS]) -> f32 {
@@ -419,8 +422,10 @@ pub fn analyze_cancellable(
     if sr <= MAX_ANALYSIS_RATE {
         return analyze_mono(&head.mono(), sr, options, cancel);
     }
-    let low =
-        crate::prepare::resample(&head, MAX_ANALYSIS_RATE).map_err(|_| AnalysisError::Silent)?;
+    let low = crate::prepare::resample(&head, MAX_ANALYSIS_RATE, cancel).map_err(|e| match e {
+        crate::prepare::PrepareError::Cancelled => AnalysisError::Cancelled,
+        _ => AnalysisError::Silent,
+    })?;
     check(cancel)?;
     let report = analyze_mono(&low.mono(), MAX_ANALYSIS_RATE, options, cancel)?;
     // Back onto the clip's own samples, snapped to its own zero crossings.
@@ -474,8 +479,7 @@ fn analyze_mono(
     if seconds < SHORTEST_CLIP_SECONDS || x.len() < FRAME * 4 {
         return Err(AnalysisError::TooShort(seconds));
     }
-    let f = features(x, sr);
-    check(cancel)?;
+    let f = features(x, sr, cancel)?;
     let frames = f.bands.len();
     let mut sorted_rms = f.rms.clone();
     sorted_rms.sort_by(f32::total_cmp);
@@ -586,6 +590,9 @@ fn analyze_mono(
             _ => Box::new(0..frames),
         };
         for start in starts {
+            if start % 1024 == 0 {
+                check(cancel)?;
+            }
             let end = start + len;
             if start < margin || end + margin > frames || !active[start] || !active[end] {
                 continue;
@@ -608,6 +615,7 @@ fn analyze_mono(
     let mut candidates = Vec::new();
     let snap = (SNAP_SECONDS * f64::from(sr)).ceil() as usize;
     for (spectral, fs, fe, beats) in coarse {
+        check(cancel)?;
         let centre = |frame: usize| frame * HOP + FRAME / 2;
         let start = centre(fs);
         let mut end = centre(fe);

@@ -252,10 +252,13 @@ pub fn prepare_clip(
         .ok_or_else(|| PrepareClipError::NoLoop(shown()))?;
     stopped()?;
     let scale = f64::from(config.sample_rate) / f64::from(clip.sample_rate);
-    let mut clip = resample(&clip, config.sample_rate)?;
-    stopped()?;
+    let mut clip = resample(&clip, config.sample_rate, stop).map_err(|e| match e {
+        crate::prepare::PrepareError::Cancelled => PrepareClipError::Stopped,
+        e => e.into(),
+    })?;
     // A silent clip keeps its level; the analysis already refused fully silent ones.
-    let _ = match_loudness(&mut clip, config.loudness_target);
+    let _ = match_loudness(&mut clip, config.loudness_target, stop);
+    stopped()?;
     let clip = Arc::new(clip);
     let at = |f: usize| ((f as f64 * scale).round() as usize).min(clip.frames());
     let label = path
