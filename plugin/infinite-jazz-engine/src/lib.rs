@@ -11,6 +11,7 @@ pub mod listen;
 pub mod meter;
 pub mod midi_file;
 pub mod pitch;
+pub mod player_capture;
 pub mod section;
 pub mod sequencer;
 pub mod take;

@@ -80,10 +80,21 @@ pub struct PlayerNote {
     pub velocity: u8,
 }
 
-/// Everything the player played, sorted by onset.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Everything the player played, sorted by onset, and how far it has been heard: a take from
+/// a file is heard to its end, a live player only up to the moment the band asks.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlayerPart {
     notes: Vec<PlayerNote>,
+    heard_until: f64,
+}
+
+impl Default for PlayerPart {
+    fn default() -> Self {
+        PlayerPart {
+            notes: Vec::new(),
+            heard_until: f64::INFINITY,
+        }
+    }
 }
 
 impl PlayerPart {
@@ -106,7 +117,25 @@ impl PlayerPart {
             .take(MAX_PLAYER_NOTES)
             .collect();
         notes.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.key.cmp(&b.key)));
-        PlayerPart { notes }
+        PlayerPart {
+            notes,
+            heard_until: f64::INFINITY,
+        }
+    }
+
+    /// The part of a live player heard up to `beat`: what comes after is not known yet, and
+    /// [`plan_bar`] expects the player to go on as in the last bar heard. Notes still held
+    /// may end at `f64::MAX`.
+    pub fn heard_until(mut self, beat: f64) -> Self {
+        if !beat.is_nan() {
+            self.heard_until = beat;
+        }
+        self
+    }
+
+    /// The beat up to which the part is known (infinite for a whole take).
+    pub fn heard(&self) -> f64 {
+        self.heard_until
     }
 
     /// The notes, by onset.
@@ -176,8 +205,15 @@ pub fn plan_bar(
     match listen {
         Listen::Off => BarPlan::default(),
         Listen::Accompany => {
-            let now = player.plays_in(start, start + length);
-            let before = player.plays_in(start - length, start);
+            // Bars not heard yet are expected to be like the last bar heard: a soloist who
+            // is playing goes on playing.
+            let heard = player.heard();
+            let played = |from: f64, to: f64| {
+                player.plays_in(from, to.min(heard))
+                    || (to > heard && player.plays_in(heard - length, heard))
+            };
+            let now = played(start, start + length);
+            let before = played(start - length, start);
             BarPlan {
                 // Back in only after the player has rested a whole bar.
                 sax_plays: !now && !before,
@@ -321,6 +357,29 @@ mod tests {
             "the first bar of rest is still the player's"
         );
         assert!(plan(3).sax_plays && !plan(3).piano_light);
+    }
+
+    #[test]
+    fn a_live_soloist_is_expected_to_go_on_until_heard_resting() {
+        let note = |start: f64| PlayerNote {
+            start,
+            end: start + 0.5,
+            key: 70,
+            velocity: 90,
+        };
+        let plan = |part: &PlayerPart, bar: usize| {
+            plan_bar(Listen::Accompany, part, bar, bar as f64 * 4.0, 4.0)
+        };
+        // Heard up to beat 7.9: the player played in bar 1, so bars 2 and 3 (not heard yet)
+        // are expected to be theirs too.
+        let playing = PlayerPart::new([note(5.0)]).heard_until(7.9);
+        assert!(!plan(&playing, 2).sax_plays && !plan(&playing, 3).sax_plays);
+        // Heard resting through the whole of bar 1: the sax comes back in bar 2.
+        let resting = PlayerPart::new([note(1.0)]).heard_until(7.9);
+        assert!(plan(&resting, 2).sax_plays);
+        // A whole take is never predicted.
+        let take = PlayerPart::new([note(5.0)]);
+        assert!(plan(&take, 3).sax_plays);
     }
 
     #[test]

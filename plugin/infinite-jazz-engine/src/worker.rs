@@ -8,6 +8,8 @@
 
 use crate::composer::Listening;
 use crate::composer::{BuiltinComposer, ComposerSettings};
+use crate::listen::{Listen, PlayerPart};
+use crate::player_capture::HeardPlayer;
 use crate::section::Section;
 use crate::sequencer::prepared::{PreparedSection, SectionOrigin, RESERVE_SERIAL};
 use crate::sequencer::{Sequencer, SequencerQueues, SequencerStats};
@@ -26,6 +28,10 @@ pub const MAX_DEPTH: usize = 16;
 pub const FALLBACK_DEPTH: usize = 2;
 /// How often the worker looks at the queues when nothing else wakes it.
 const POLL: Duration = Duration::from_millis(5);
+/// A listening band writes its next bar this many beats (a 16th note) before the bar line:
+/// what the player plays up to then shapes it; the rest of the lead covers the worker's
+/// polling, the composer and the host's block.
+pub const ANSWER_LEAD_BEATS: f64 = 0.25;
 
 /// Why a source gave no section this time (the fallback composer plays instead).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -115,6 +121,8 @@ pub struct WorkerSettings {
     pub depth: usize,
     /// What the built-in composer (primary or fallback) plays over.
     pub composer: ComposerSettings,
+    /// How the band listens to the player ([`WorkerCommand::HearPlayer`]).
+    pub listen: Listen,
 }
 
 /// Commands from the GUI or the plugin.
@@ -125,6 +133,8 @@ pub enum WorkerCommand {
     SetSource(Box<dyn SectionSource>),
     /// Go back to the built-in composer as the primary source.
     UseBuiltin,
+    /// The player's notes, to listen to when the settings ask for it.
+    HearPlayer(Box<HeardPlayer>),
 }
 
 /// A section the sequencer played, for a session's archive.
@@ -388,6 +398,8 @@ struct Job {
     config: RuntimeConfig,
     recent: Vec<Section>,
     generation: u32,
+    /// How the band listens, to what, and the beat the section will start on.
+    listening: Option<(Listen, PlayerPart, f64)>,
 }
 
 struct JobResult {
@@ -412,10 +424,18 @@ impl SourceRunner {
             .spawn(move || {
                 while let Ok(job) = job_rx.recv() {
                     let started = Instant::now();
+                    let listening =
+                        job.listening
+                            .as_ref()
+                            .map(|(mode, player, start_beat)| Listening {
+                                mode: *mode,
+                                player,
+                                start_beat: *start_beat,
+                            });
                     let request = SectionRequest {
                         config: &job.config,
                         recent: &job.recent,
-                        listening: None,
+                        listening: listening.as_ref(),
                     };
                     let result = source.next_section(&request);
                     let sent = result_tx.send(JobResult {
@@ -485,6 +505,10 @@ struct WorkerLoop {
     /// Sections handed to the queues and not yet placed, by serial, oldest first.
     handed: VecDeque<(u64, Section, SectionOrigin)>,
     next_serial: u64,
+    /// The player, once the owner hands over the notes it captures.
+    player: Option<Box<HeardPlayer>>,
+    /// The listening mode the queued sections were written for.
+    listening_to: Listen,
 }
 
 /// Sections handed out and waiting to be placed: the queues' capacity, plus room for those a
@@ -526,6 +550,8 @@ impl WorkerLoop {
             failures_in_a_row: 0,
             handed: VecDeque::new(),
             next_serial: 0,
+            player: None,
+            listening_to: Listen::Off,
         }
     }
 
@@ -552,6 +578,9 @@ impl WorkerLoop {
     fn run(mut self, commands: Receiver<WorkerCommand>, stop: &std::sync::atomic::AtomicBool) {
         while !stop.load(Ordering::SeqCst) {
             self.free_returned();
+            if let Some(player) = self.player.as_mut() {
+                player.receive();
+            }
             self.read_changed_settings();
             let settings = self.settings.clone();
             let style = (settings.config.meter(), settings.config.feel());
@@ -560,6 +589,11 @@ impl WorkerLoop {
                 // sequencer skips it), and a new feel should be heard from the next section:
                 // the source starts afresh.
                 self.style = style;
+                self.start_afresh();
+            }
+            if settings.listen != self.listening_to {
+                // What is queued was written without listening (or for another mode).
+                self.listening_to = settings.listen;
                 self.start_afresh();
             }
             if settings.composer != self.composer_settings {
@@ -581,6 +615,13 @@ impl WorkerLoop {
                 Ok(WorkerCommand::UseBuiltin) => {
                     let source = Box::new(BuiltinSource::new(&self.composer_settings));
                     self.replace_source(source, true);
+                }
+                Ok(WorkerCommand::HearPlayer(player)) => {
+                    self.player = Some(player);
+                    if settings.listen != Listen::Off {
+                        // Sections queued before the player was heard did not listen.
+                        self.start_afresh();
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -712,19 +753,53 @@ impl WorkerLoop {
             .count()
     }
 
+    /// The listening mode in force: the settings ask for one and the player is heard.
+    fn listening(&self, settings: &WorkerSettings) -> Option<Listen> {
+        (settings.listen != Listen::Off && self.player.is_some()).then_some(settings.listen)
+    }
+
     fn request_more(&mut self, settings: &WorkerSettings) {
-        let depth = settings.depth.clamp(1, MAX_DEPTH);
+        let listen = self.listening(settings);
+        // The built-in composer answers in a millisecond, so a listening band writes one bar
+        // at a time, just before it is due, from everything the player played until then. A
+        // model is asked ahead as usual, with what the player played so far.
+        let just_in_time = listen.is_some() && self.runner_is_builtin;
+        let depth = if just_in_time {
+            1
+        } else {
+            settings.depth.clamp(1, MAX_DEPTH)
+        };
+        let queued = self.current_queued();
         if self.in_flight
-            || self.current_queued() >= depth
+            || queued >= depth
             || self.queues.ready.slots() == 0
             || self.retry_at.is_some_and(|t| Instant::now() < t)
         {
             return;
         }
+        let now = self.stats.position_beats();
+        let next_start = self.stats.section_end();
+        if just_in_time && now < next_start - ANSWER_LEAD_BEATS {
+            return;
+        }
+        let mut config = settings.config.clone();
+        if just_in_time {
+            config = config.with_bars_per_section(1);
+        }
+        let section_beats = config.bars_per_section() as f64 * config.meter().quarters_per_bar();
+        let listening = match (listen, &self.player) {
+            (Some(mode), Some(player)) => Some((
+                mode,
+                player.part(now),
+                next_start + queued as f64 * section_beats,
+            )),
+            _ => None,
+        };
         let job = Job {
-            config: settings.config.clone(),
+            config,
             recent: self.recent.iter().cloned().collect(),
             generation: self.stats.generation.load(Ordering::Relaxed),
+            listening,
         };
         if let Some(jobs) = &self.runner.jobs {
             self.in_flight = jobs.send(job).is_ok();

@@ -52,15 +52,18 @@ fn band(mode: Listen, player: &PlayerPart, seed: u64, sections: usize) -> Vec<Co
         .collect()
 }
 
-/// (song bar, step in bar, notes) of every onset of an instrument.
+/// (bar of the music, step in bar, notes) of every onset of an instrument.
 fn onsets(sections: &[ComposedSection], instrument: Instrument) -> Vec<(usize, usize, Vec<Note>)> {
     let mut out = Vec::new();
+    let mut first_bar = 0;
     for s in sections {
-        for (i, step) in s.section.part(instrument).steps.iter().enumerate() {
+        let steps = &s.section.part(instrument).steps;
+        for (i, step) in steps.iter().enumerate() {
             if let Step::Notes(n) = step {
-                out.push((s.first_bar + i / 16, i % 16, n.clone()));
+                out.push((first_bar + i / 16, i % 16, n.clone()));
             }
         }
+        first_bar += steps.len() / 16;
     }
     out
 }
@@ -173,8 +176,22 @@ fn held_chords_become_the_bands_harmony() {
         })
     }));
     for seed in 0..SEEDS {
-        let sections = band(Listen::FollowChords, &player, seed, 4);
+        let sections = band(Listen::FollowChords, &player, seed, 6);
         let bass = onsets(&sections, Instrument::Bass);
+        // Let go: the form goes on from where it waited, its first bars.
+        assert_eq!(sections[4].first_bar, 0, "seed {seed}: the form waited");
+        let unled = band(Listen::Off, &player, seed, 1);
+        let form_root = |bass: &[(usize, usize, Vec<Note>)], bar: usize| {
+            bass.iter()
+                .find(|(b, s, _)| *b == bar && *s == 0)
+                .map(|(_, _, n)| n[0].key % 12)
+        };
+        let unled_bass = onsets(&unled, Instrument::Bass);
+        assert_eq!(
+            form_root(&bass, 8),
+            form_root(&unled_bass, 0),
+            "seed {seed}: the form's first chord after the player let go"
+        );
         let piano = onsets(&sections, Instrument::Piano);
         for bar in 0..8 {
             let root = roots[bar / 2];

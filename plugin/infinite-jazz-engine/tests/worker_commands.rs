@@ -23,6 +23,7 @@ fn full_band(depth: usize) -> (Arc<SequencerStats>, Sequencer, SectionWorker) {
         config: Default::default(),
         depth,
         composer: Default::default(),
+        listen: Default::default(),
     };
     let stats = Arc::new(SequencerStats::default());
     let (sequencer, worker) =
@@ -118,6 +119,7 @@ fn settings_reach_the_worker_when_signalled() {
         config: Default::default(),
         depth: 2,
         composer: Default::default(),
+        listen: Default::default(),
     }));
     let changed = Arc::new(SettingsChanged::default());
     let (worker_queues, _queues) = section_queues();

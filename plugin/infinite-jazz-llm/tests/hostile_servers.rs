@@ -203,6 +203,7 @@ fn tearing_down_never_waits_for_a_silent_server() {
         config: Default::default(),
         depth: 4,
         composer: Default::default(),
+        listen: Default::default(),
     };
     let worker = SectionWorker::spawn_with_source(
         queues,

@@ -53,6 +53,7 @@ fn run(response_time: Duration, seconds: f64, wait_for_first: bool) -> Report {
         config: config.clone(),
         depth: 4,
         composer: ComposerSettings::default(),
+        listen: Default::default(),
     };
     let (worker_queues, queues) = section_queues();
     let stats = Arc::new(SequencerStats::default());

@@ -12,7 +12,9 @@ pub mod player_input;
 pub mod take_export;
 
 pub use clock::{HostTime, ProcessCore, TransportClock};
-pub use params::{FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice};
+pub use params::{
+    FormChoice, InfiniteJazzParams, InstrumentParams, KeyChoice, ListenChoice, TradeLength,
+};
 
 use infinite_jazz_engine::sequencer::{MidiEvent, Sequencer, SequencerStats};
 use infinite_jazz_engine::worker::{
@@ -158,8 +160,11 @@ impl Plugin for InfiniteJazz {
         }
         let source = self.model_source(&settings);
         let feed = self.params.settings_feed();
+        let (capture, heard) = infinite_jazz_engine::player_capture::player_capture();
+        let mut capture = Some(capture);
         let sequencer = match start_band(self.stats.clone(), feed, source) {
             Ok((sequencer, worker)) => {
+                worker.send(WorkerCommand::HearPlayer(Box::new(heard)));
                 if let Ok(mut link) = self.link.worker.lock() {
                     *link = Some(link::WorkerLink {
                         commands: worker.commands(),
@@ -173,11 +178,14 @@ impl Plugin for InfiniteJazz {
             // Without a worker the sequencer plays its reserve section: never silence.
             Err(e) => {
                 nice_error!("could not start the section worker: {e}");
+                capture = None;
                 let (_, queues) = section_queues();
                 Sequencer::new(queues, self.stats.clone(), reserve_section(&settings))
             }
         };
-        self.core = Some(ProcessCore::new(sequencer.with_roll(roll_in)));
+        let mut core = ProcessCore::new(sequencer.with_roll(roll_in));
+        core.capture = capture;
+        self.core = Some(core);
         true
     }
 

@@ -4,6 +4,7 @@ use crate::link::Steering;
 use infinite_jazz_engine::composer::harmony::Form;
 use infinite_jazz_engine::composer::ComposerSettings;
 use infinite_jazz_engine::feel::Feel;
+use infinite_jazz_engine::listen::Listen;
 use infinite_jazz_engine::meter::{BandMeter, Meter};
 use infinite_jazz_engine::section::Instrument;
 use infinite_jazz_engine::sequencer::{LiveSettings, MAX_HUMANIZE_BEATS};
@@ -141,6 +142,47 @@ impl FeelChoice {
     /// The feel chosen: the choices are listed in [`Feel::ALL`]'s order.
     pub fn feel(self) -> Feel {
         Feel::ALL[self.to_index().min(Feel::ALL.len() - 1)]
+    }
+}
+
+/// How the band listens to the player's notes (the plugin's note input).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenChoice {
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    #[id = "accompany"]
+    #[name = "Accompany"]
+    Accompany,
+    #[id = "trade"]
+    #[name = "Trade"]
+    Trade,
+    #[id = "chords"]
+    #[name = "Follow chords"]
+    FollowChords,
+}
+
+/// Bars per turn when trading.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradeLength {
+    #[id = "2"]
+    #[name = "Twos"]
+    Two,
+    #[id = "4"]
+    #[name = "Fours"]
+    Four,
+    #[id = "8"]
+    #[name = "Eights"]
+    Eight,
+}
+
+impl TradeLength {
+    pub fn bars(self) -> usize {
+        match self {
+            TradeLength::Two => 2,
+            TradeLength::Four => 4,
+            TradeLength::Eight => 8,
+        }
     }
 }
 
@@ -337,6 +379,13 @@ pub struct InfiniteJazzParams {
     /// The channel the player's notes (the note input) are passed on to.
     #[id = "player_chan"]
     pub player_channel: IntParam,
+    /// How the band listens to the player: not at all, backing a soloist, trading turns with
+    /// the sax, or taking the chords the player holds.
+    #[id = "listen"]
+    pub listen: EnumParam<ListenChoice>,
+    /// Bars per turn when trading.
+    #[id = "trade_len"]
+    pub trade_length: EnumParam<TradeLength>,
     /// The bass player: mute, channel and velocity.
     #[nested(id_prefix = "bass", group = "Bass")]
     pub bass: InstrumentParams,
@@ -417,6 +466,10 @@ impl Default for InfiniteJazzParams {
                 4,
                 IntRange::Linear { min: 1, max: 16 },
             ),
+            listen: EnumParam::new("Listen", ListenChoice::Off)
+                .with_callback(signal_enum(&changed)),
+            trade_length: EnumParam::new("Trade Length", TradeLength::Four)
+                .with_callback(signal_enum(&changed)),
             bass: InstrumentParams::new("Bass", 1, &changed),
             drums: InstrumentParams::new("Drums", 10, &changed),
             piano: InstrumentParams::new("Piano", 2, &changed),
@@ -465,6 +518,19 @@ impl InfiniteJazzParams {
                 key: self.key.value().pitch_class(),
                 progression: self.steering().changes_progression(),
             },
+            listen: self.listen_mode(),
+        }
+    }
+
+    /// The listening mode the parameters choose.
+    pub fn listen_mode(&self) -> Listen {
+        match self.listen.value() {
+            ListenChoice::Off => Listen::Off,
+            ListenChoice::Accompany => Listen::Accompany,
+            ListenChoice::Trade => Listen::Trade {
+                bars: self.trade_length.value().bars(),
+            },
+            ListenChoice::FollowChords => Listen::FollowChords,
         }
     }
 

@@ -135,6 +135,13 @@ impl PlayerThrough {
         self.emit_until(u32::MAX, emit);
     }
 
+    /// The block's events as (sample, key, velocity; 0 for a note-off), in time order.
+    pub fn block_events(&self) -> impl Iterator<Item = (u32, u8, u8)> + '_ {
+        self.events[..self.len]
+            .iter()
+            .map(|e| (e.sample, e.key, e.velocity))
+    }
+
     /// Whether the block has nothing of the player's to send.
     pub fn is_idle(&self) -> bool {
         self.len == 0 && self.owed == 0

@@ -245,6 +245,7 @@ mod tests {
             config: infinite_jazz_engine::timing::RuntimeConfig::default(),
             depth: 4,
             composer: Default::default(),
+            listen: Default::default(),
         };
         let (_worker_queues, queues) = section_queues();
         let stats = std::sync::Arc::new(SequencerStats::default());

@@ -150,6 +150,7 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
         config: config.clone(),
         depth: args.buffer,
         composer: composer.clone(),
+        listen: Default::default(),
     };
     let llm = args.llm.settings(composer.seed)?;
     let mut llm_stats = None;

@@ -133,17 +133,19 @@ pub struct Listening<'a> {
 }
 
 impl Listening<'_> {
-    /// Each bar's plan for a section of `bars` bars from song bar `first_bar`, and the sax's
-    /// answer when trading: the rhythm and contour of the player's last turn, placed where
-    /// the sax's turn falls in the section.
-    fn plan(
-        &self,
-        first_bar: usize,
-        bars: usize,
-        meter: Meter,
-    ) -> (Vec<BarPlan>, Vec<(usize, usize, i32)>) {
+    /// Each bar's plan for a section of `bars` bars, and the sax's answer when trading: the
+    /// rhythm and contour of the player's last turn, placed where the sax's turn falls in the
+    /// section. Turns are counted in bars of the music from its beat 0 (the host's bars in a
+    /// plugin, the file's in a render), so the player knows when they start whenever the
+    /// band began.
+    fn plan(&self, bars: usize, meter: Meter) -> (Vec<BarPlan>, Vec<(usize, usize, i32)>) {
         let length = meter.quarters_per_bar();
         let per_bar = meter.steps_per_bar();
+        let first_bar = if self.start_beat.is_finite() && self.start_beat > 0.0 {
+            (self.start_beat / length).round() as usize
+        } else {
+            0
+        };
         let bar_start = |b: usize| self.start_beat + b as f64 * length;
         let plans = (0..bars)
             .map(|b| plan_bar(self.mode, self.player, first_bar + b, bar_start(b), length))
@@ -281,7 +283,7 @@ impl BuiltinComposer {
         let bars = config.bars_per_section();
         let meter = config.meter();
         let (plans, answer) = match listening {
-            Some(l) => l.plan(self.next_bar, bars, meter),
+            Some(l) => l.plan(bars, meter),
             None => (vec![BarPlan::default(); bars], Vec::new()),
         };
         let harmony = SectionHarmony {
@@ -309,7 +311,9 @@ impl BuiltinComposer {
             first_bar: self.next_bar,
             changes: self.progression.describe(self.next_bar, bars),
         };
-        self.next_bar += bars;
+        // The form waits while the player leads the harmony, and goes on where it stopped.
+        let led = cue.plans.iter().filter(|p| p.chord.is_some()).count();
+        self.next_bar += bars - led;
         composed
     }
 }

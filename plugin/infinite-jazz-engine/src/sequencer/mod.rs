@@ -230,6 +230,9 @@ pub struct SequencerStats {
     /// Bits of the `f64` origin of the bar grid in force ([`BarGrid::origin`]), so a display
     /// counts bars as the host does.
     pub bar_origin_bits: AtomicU64,
+    /// Bits of the `f64` beat where the section under the playhead ends: where the next one
+    /// will be placed, unless the host jumps.
+    pub section_end_bits: AtomicU64,
 }
 
 impl SequencerStats {
@@ -241,6 +244,11 @@ impl SequencerStats {
     /// A bar line of the grid in force, in beats (0 until a host reports its bars).
     pub fn bar_origin(&self) -> f64 {
         f64::from_bits(self.bar_origin_bits.load(Ordering::Relaxed))
+    }
+
+    /// Where the section under the playhead ends, in beats (0 before anything played).
+    pub fn section_end(&self) -> f64 {
+        f64::from_bits(self.section_end_bits.load(Ordering::Relaxed))
     }
 }
 
@@ -577,6 +585,9 @@ impl Sequencer {
             };
             let code = origin_code(section.origin);
             self.stats.playing_origin.store(code, Ordering::Relaxed);
+            self.stats
+                .section_end_bits
+                .store(e.end.to_bits(), Ordering::Relaxed);
             if let Some(roll) = self.roll.as_mut().filter(|_| self.roll_watched) {
                 if e.start != self.roll_start {
                     self.roll_start = e.start;
