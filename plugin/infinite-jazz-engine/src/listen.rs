@@ -222,13 +222,29 @@ pub fn plan_bar(
             }
         }
         Listen::Trade { bars } => BarPlan {
-            sax_plays: (song_bar / bars.max(1)) % 2 == 1,
+            sax_plays: !players_turn(song_bar, bars),
             ..BarPlan::default()
         },
         Listen::FollowChords => BarPlan {
             chord: player.chord_held(start, start + length),
             ..BarPlan::default()
         },
+    }
+}
+
+/// Whether bar `bar` of the music (counted from its beat 0) is in one of the player's turns
+/// when trading `turn_bars`-bar turns: the player takes the first.
+pub fn players_turn(bar: usize, turn_bars: usize) -> bool {
+    (bar / turn_bars.max(1)) % 2 == 0
+}
+
+/// The bar of the music that beat `beat` falls in, for bars of `bar_beats` beats from beat 0.
+pub fn bar_of_beat(beat: f64, bar_beats: f64) -> usize {
+    if beat.is_finite() && beat > 0.0 && bar_beats > 0.0 {
+        // A beat a hair before a bar line (rounding) belongs to that bar.
+        (beat / bar_beats + 1e-9).floor() as usize
+    } else {
+        0
     }
 }
 

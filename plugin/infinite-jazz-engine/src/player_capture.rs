@@ -82,11 +82,14 @@ pub fn player_capture() -> (PlayerCapture, HeardPlayer) {
 }
 
 impl HeardPlayer {
-    /// Takes in the events queued since the last call.
-    pub fn receive(&mut self) {
+    /// Takes in the events queued since the last call; returns how many there were.
+    pub fn receive(&mut self) -> usize {
+        let mut count = 0;
         while let Ok(event) = self.ring.pop() {
             self.take(event);
+            count += 1;
         }
+        count
     }
 
     fn take(&mut self, event: CapturedEvent) {

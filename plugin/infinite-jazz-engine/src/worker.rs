@@ -8,7 +8,7 @@
 
 use crate::composer::Listening;
 use crate::composer::{BuiltinComposer, ComposerSettings};
-use crate::listen::{Listen, PlayerPart};
+use crate::listen::{Listen, PlayerNote, PlayerPart};
 use crate::player_capture::HeardPlayer;
 use crate::section::Section;
 use crate::sequencer::prepared::{PreparedSection, SectionOrigin, RESERVE_SERIAL};
@@ -168,6 +168,9 @@ pub struct WorkerStatus {
     /// The last [`HISTORY_KEPT`] sections played, in the order they were heard: the session's
     /// archive (the editor exports a copy of it; the standalone takes them out as they come).
     pub history: Mutex<VecDeque<ArchivedSection>>,
+    /// The player's notes of the last [`crate::player_capture::KEPT_BEATS`] (notes still held
+    /// end at `f64::MAX`), for the editor's piano roll.
+    pub player: Mutex<Vec<PlayerNote>>,
 }
 
 impl WorkerStatus {
@@ -579,7 +582,12 @@ impl WorkerLoop {
         while !stop.load(Ordering::SeqCst) {
             self.free_returned();
             if let Some(player) = self.player.as_mut() {
-                player.receive();
+                if player.receive() > 0 {
+                    let notes = player.part(f64::INFINITY).notes().to_vec();
+                    if let Ok(mut shown) = self.status.player.lock() {
+                        *shown = notes;
+                    }
+                }
             }
             self.read_changed_settings();
             let settings = self.settings.clone();

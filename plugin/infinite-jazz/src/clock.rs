@@ -3,6 +3,7 @@
 
 use crate::params::{InfiniteJazzParams, ListenChoice};
 use crate::player_input::PlayerThrough;
+use infinite_jazz_engine::listen::{bar_of_beat, players_turn};
 use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::player_capture::PlayerCapture;
 use infinite_jazz_engine::section::Instrument;
@@ -170,9 +171,9 @@ impl ProcessCore {
                 }
                 // The player's turns, counted in bars from beat 0 as the composer counts them.
                 ListenChoice::Trade => {
-                    let turn = params.trade_length.value().bars() as f64 * bar;
-                    let players_turn = |beat: f64| (beat / turn).floor().rem_euclid(2.0) == 0.0;
-                    players_turn(start_beat) && players_turn(end_beat)
+                    let turn = params.trade_length.value().bars();
+                    let theirs = |beat: f64| players_turn(bar_of_beat(beat, bar), turn);
+                    theirs(start_beat) && theirs(end_beat)
                 }
                 ListenChoice::Off | ListenChoice::FollowChords => false,
             };

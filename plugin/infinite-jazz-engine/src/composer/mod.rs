@@ -141,11 +141,8 @@ impl Listening<'_> {
     fn plan(&self, bars: usize, meter: Meter) -> (Vec<BarPlan>, Vec<(usize, usize, i32)>) {
         let length = meter.quarters_per_bar();
         let per_bar = meter.steps_per_bar();
-        let first_bar = if self.start_beat.is_finite() && self.start_beat > 0.0 {
-            (self.start_beat / length).round() as usize
-        } else {
-            0
-        };
+        // Sections start on bar lines; the nudge keeps a start a hair early in its bar.
+        let first_bar = crate::listen::bar_of_beat(self.start_beat + length / 2.0, length);
         let bar_start = |b: usize| self.start_beat + b as f64 * length;
         let plans = (0..bars)
             .map(|b| plan_bar(self.mode, self.player, first_bar + b, bar_start(b), length))

@@ -12,6 +12,7 @@ use crate::params::{InfiniteJazzParams, InstrumentParams};
 use crate::take_export::{now_stamp, TakeExport, TakeExportError};
 use egui::Color32;
 use infinite_jazz_engine::composer::harmony::Progression;
+use infinite_jazz_engine::listen::{Listen, PlayerNote};
 use infinite_jazz_engine::section::{Instrument, Section};
 use infinite_jazz_engine::take::TakeInfo;
 use infinite_jazz_engine::worker::WorkerCommand;
@@ -147,6 +148,12 @@ impl JazzEditor {
             .unwrap_or_default()
     }
 
+    fn player_notes(&self) -> Vec<PlayerNote> {
+        self.link
+            .with_worker(|w| w.status.player.lock().ok().map(|p| p.clone()))
+            .unwrap_or_default()
+    }
+
     fn history(&self) -> Vec<Section> {
         self.link
             .with_worker(|w| Some(w.status.history().into_iter().map(|a| a.section).collect()))
@@ -275,7 +282,16 @@ impl JazzEditor {
             ui.separator();
             ui.label(&status.source);
         });
+        let listening = view::listening_text(
+            self.params.listen_mode(),
+            self.link.stats.position_beats(),
+            self.params.meter_in_force().quarters_per_bar(),
+        );
         ui.horizontal(|ui| {
+            if let Some(listening) = &listening {
+                ui.colored_label(piano_roll::PLAYER_COLOR, listening);
+                ui.separator();
+            }
             ui.label(&status.latency);
             ui.separator();
             ui.label(format!("fallback sections: {}", status.underruns));
@@ -321,6 +337,15 @@ impl JazzEditor {
                 "The meter when the host reports none; a host's time signature always wins",
             );
             enum_combo(ui, setter, &self.params.meter, "meter");
+        });
+        ui.horizontal(|ui| {
+            ui.label("Listen").on_hover_text(
+                "Play into the plugin's note input: the band backs your solo, trades turns with \
+                 you, or takes the chords you hold",
+            );
+            enum_combo(ui, setter, &self.params.listen, "listen");
+            ui.label("Trade");
+            enum_combo(ui, setter, &self.params.trade_length, "trade_length");
         });
         ui.label("Own changes (bars separated by |)");
         ui.add(egui::TextEdit::singleline(&mut steering.changes).hint_text("Dm7 G7 | Cmaj7 |"));
@@ -527,7 +552,9 @@ impl NiceEguiApp for JazzEditor {
             ui.add_space(6.0);
             let config = self.params.worker_settings().config;
             let upcoming = self.upcoming();
-            self.roll.show(ui, &self.link, &upcoming, &config);
+            let player = (self.params.listen_mode() != Listen::Off).then(|| self.player_notes());
+            self.roll
+                .show(ui, &self.link, &upcoming, &config, player.as_deref());
             ui.add_space(6.0);
             ui.columns(2, |cols| {
                 self.steering_panel(&mut cols[0], &setter);

@@ -2,9 +2,10 @@
 //! with the playhead. The layout (which note goes where) is [`super::view::roll_layout`]; this
 //! module only paints it.
 
-use super::view::roll_layout;
+use super::view::{player_rects, roll_layout};
 use crate::link::EditorLink;
 use egui::{Color32, Pos2, Rect, Stroke, Vec2};
+use infinite_jazz_engine::listen::PlayerNote;
 use infinite_jazz_engine::section::{Instrument, Section};
 use infinite_jazz_engine::sequencer::roll::RollSnapshot;
 use infinite_jazz_engine::timing::RuntimeConfig;
@@ -16,6 +17,9 @@ pub const LANE_COLORS: [Color32; 4] = [
     Color32::from_rgb(120, 200, 120),
     Color32::from_rgb(230, 190, 80),
 ];
+
+/// The player's lane, below the band's when the band listens.
+pub const PLAYER_COLOR: Color32 = Color32::from_rgb(200, 140, 230);
 
 /// Beats of music the roll shows, from the start of the playing section.
 const ROLL_BEATS: f32 = 24.0;
@@ -45,14 +49,16 @@ impl PianoRoll {
         link: &EditorLink,
         upcoming: &[Section],
         config: &RuntimeConfig,
+        player: Option<&[PlayerNote]>,
     ) {
         self.refresh(link);
         let rects = roll_layout(&self.snapshot, upcoming, config, ROLL_BEATS);
-        let size = Vec2::new(ui.available_width(), 220.0);
+        let lanes = if player.is_some() { 5.0 } else { 4.0 };
+        let size = Vec2::new(ui.available_width(), 55.0 * lanes);
         let (response, painter) = ui.allocate_painter(size, egui::Sense::hover());
         let area = response.rect;
         painter.rect_filled(area, 4.0, Color32::from_gray(24));
-        let lane_h = area.height() / 4.0;
+        let lane_h = area.height() / lanes;
         let x = |beat: f32| area.left() + beat / ROLL_BEATS * area.width();
         let vertical = |beat: f32, stroke: Stroke| {
             painter.line_segment(
@@ -101,7 +107,33 @@ impl PianoRoll {
                 color,
             );
         }
-        let into_section = (link.stats.position_beats() - self.snapshot.section_start) as f32;
+        let now = link.stats.position_beats();
+        if let Some(notes) = player {
+            let top = area.top() + lane_h * 4.0;
+            painter.text(
+                Pos2::new(area.left() + 4.0, top + 2.0),
+                egui::Align2::LEFT_TOP,
+                "PLAYER",
+                egui::FontId::proportional(11.0),
+                Color32::from_gray(140),
+            );
+            painter.line_segment(
+                [Pos2::new(area.left(), top), Pos2::new(area.right(), top)],
+                Stroke::new(1.0, Color32::from_gray(45)),
+            );
+            for r in player_rects(notes, self.snapshot.section_start, now, ROLL_BEATS) {
+                let y = area.top() + lane_h * 5.0 - 6.0 - r.height * (lane_h - 14.0);
+                painter.rect_filled(
+                    Rect::from_min_max(
+                        Pos2::new(x(r.x0), y - 2.5),
+                        Pos2::new(x(r.x1).max(x(r.x0) + 2.0), y + 2.5),
+                    ),
+                    1.0,
+                    PLAYER_COLOR,
+                );
+            }
+        }
+        let into_section = (now - self.snapshot.section_start) as f32;
         if self.snapshot.serial != 0 && (0.0..=ROLL_BEATS).contains(&into_section) {
             vertical(into_section, Stroke::new(2.0, Color32::WHITE));
         }

@@ -1,6 +1,7 @@
 //! The editor's logic without a window: what the status line says, where the piano roll draws
 //! each note, how the backend form becomes a config file, what an export contains.
 
+use infinite_jazz_engine::listen::{bar_of_beat, players_turn, Listen, PlayerNote};
 use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::section::{Instrument, Section, STEPS_PER_BEAT};
 use infinite_jazz_engine::sequencer::roll::RollSnapshot;
@@ -139,6 +140,64 @@ pub fn roll_layout(
         offset += (section.total_steps / STEPS_PER_BEAT) as f32;
     }
     rects
+}
+
+/// What the band listens for, and whose turn it is when trading (turns are counted in bars
+/// from beat 0, as the band counts them); `None` when it does not listen.
+pub fn listening_text(listen: Listen, position_beats: f64, bar_beats: f64) -> Option<String> {
+    match listen {
+        Listen::Off => None,
+        Listen::Accompany => Some("listening: backing your solo".to_string()),
+        Listen::Trade { bars } => {
+            let bar = bar_of_beat(position_beats, bar_beats);
+            let whose = if players_turn(bar, bars) {
+                "your turn"
+            } else {
+                "the sax's turn"
+            };
+            Some(format!(
+                "trading {bars}s: {whose}, bar {} of {bars}",
+                bar % bars.max(1) + 1
+            ))
+        }
+        Listen::FollowChords => Some("listening: the band follows the chords you hold".to_string()),
+    }
+}
+
+/// One of the player's notes in the piano roll's fifth lane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlayerRect {
+    /// Beats from the roll's left edge (the playing section's start).
+    pub x0: f32,
+    pub x1: f32,
+    /// 0 (lowest) to 1 (highest) over the keyboard's middle five octaves.
+    pub height: f32,
+}
+
+/// The player's notes the roll shows: those sounding between the playing section's start and
+/// `max_beats` after it; a note still held is drawn up to the playhead `now`.
+pub fn player_rects(
+    notes: &[PlayerNote],
+    section_start: f64,
+    now: f64,
+    max_beats: f32,
+) -> Vec<PlayerRect> {
+    notes
+        .iter()
+        .filter(|n| n.end.min(now) >= section_start)
+        .filter_map(|n| {
+            let x0 = ((n.start - section_start) as f32).max(0.0);
+            if x0 >= max_beats {
+                return None;
+            }
+            let x1 = (n.end.min(now.max(n.start)) - section_start) as f32;
+            Some(PlayerRect {
+                x0,
+                x1: x1.clamp(x0 + 0.05, max_beats.max(x0 + 0.05)),
+                height: ((f32::from(n.key.clamp(36, 96)) - 36.0) / 60.0).clamp(0.0, 1.0),
+            })
+        })
+        .collect()
 }
 
 /// What the backend form refuses to save.
@@ -360,6 +419,53 @@ mod tests {
         assert_eq!(
             form.to_config(&existing).expect("ok").base_url.as_deref(),
             Some("http://localhost:8080/v1")
+        );
+    }
+
+    #[test]
+    fn the_listening_line_says_whose_turn_it_is() {
+        assert_eq!(listening_text(Listen::Off, 3.0, 4.0), None);
+        let trade = |beat: f64| listening_text(Listen::Trade { bars: 4 }, beat, 4.0);
+        assert_eq!(
+            trade(0.0).as_deref(),
+            Some("trading 4s: your turn, bar 1 of 4")
+        );
+        assert_eq!(
+            trade(15.9).as_deref(),
+            Some("trading 4s: your turn, bar 4 of 4")
+        );
+        assert_eq!(
+            trade(16.0).as_deref(),
+            Some("trading 4s: the sax's turn, bar 1 of 4")
+        );
+        assert_eq!(
+            listening_text(Listen::Trade { bars: 2 }, 7.0, 3.0).as_deref(),
+            Some("trading 2s: the sax's turn, bar 1 of 2"),
+            "bars of 3/4: beat 7 is in the third bar"
+        );
+    }
+
+    #[test]
+    fn the_players_lane_shows_what_sounds_in_the_window() {
+        let note = |start: f64, end: f64, key: u8| PlayerNote {
+            start,
+            end,
+            key,
+            velocity: 90,
+        };
+        let notes = [
+            note(2.0, 3.0, 60),
+            note(9.0, 9.5, 96),
+            note(10.5, f64::MAX, 36),
+            note(40.0, 41.0, 60),
+        ];
+        let rects = player_rects(&notes, 8.0, 12.0, 24.0);
+        assert_eq!(rects.len(), 2, "{rects:?}");
+        assert_eq!((rects[0].x0, rects[0].x1, rects[0].height), (1.0, 1.5, 1.0));
+        assert_eq!(
+            (rects[1].x0, rects[1].x1, rects[1].height),
+            (2.5, 4.0, 0.0),
+            "a held note reaches the playhead"
         );
     }
 
