@@ -12,6 +12,7 @@ pub mod meter;
 pub mod midi_file;
 pub mod pitch;
 pub mod player_capture;
+pub mod player_through;
 pub mod section;
 pub mod sequencer;
 pub mod take;

@@ -248,6 +248,52 @@ pub fn bar_of_beat(beat: f64, bar_beats: f64) -> usize {
     }
 }
 
+/// Keeps the sax out of the player's way the moment it matters, on the audio thread: the
+/// composer plans each bar from what it heard before it, but a player who comes in mid-bar,
+/// or a section written before the player was heard (a fallback), must not be played over.
+#[derive(Debug, Clone, Copy)]
+pub struct SaxGate {
+    last_onset: f64,
+}
+
+impl Default for SaxGate {
+    fn default() -> Self {
+        SaxGate {
+            last_onset: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl SaxGate {
+    /// The player struck a note at `beat`.
+    pub fn note_on(&mut self, beat: f64) {
+        if beat.is_finite() {
+            self.last_onset = beat;
+        }
+    }
+
+    /// Whether the sax stays silent in the block from `start_beat` to `end_beat`: while the
+    /// player plays and for a bar after their last note when accompanying, and through the
+    /// player's turns when trading (a block that reaches into the sax's turn is the sax's).
+    pub fn sax_out(
+        &self,
+        listen: Listen,
+        start_beat: f64,
+        end_beat: f64,
+        bar_beats: f64,
+        player_sounding: bool,
+    ) -> bool {
+        match listen {
+            Listen::Accompany => player_sounding || start_beat - self.last_onset < bar_beats,
+            Listen::Trade { bars } => {
+                let theirs = |beat: f64| players_turn(bar_of_beat(beat, bar_beats), bars);
+                theirs(start_beat) && theirs(end_beat)
+            }
+            Listen::Off | Listen::FollowChords => false,
+        }
+    }
+}
+
 /// The rhythm and contour of a phrase, to answer it: (onset in steps from the phrase's first
 /// bar line, length in steps, direction from the previous note: -1, 0 or 1).
 pub fn phrase_shape(notes: &[PlayerNote], bar_start: f64) -> Vec<(usize, usize, i32)> {
@@ -396,6 +442,29 @@ mod tests {
         // A whole take is never predicted.
         let take = PlayerPart::new([note(5.0)]);
         assert!(plan(&take, 3).sax_plays);
+    }
+
+    #[test]
+    fn the_sax_gate_opens_a_bar_after_the_soloist_and_in_the_saxs_turns() {
+        let mut gate = SaxGate::default();
+        assert!(!gate.sax_out(Listen::Accompany, 0.0, 0.1, 4.0, false));
+        gate.note_on(5.0);
+        assert!(gate.sax_out(Listen::Accompany, 5.0, 5.1, 4.0, false));
+        assert!(gate.sax_out(Listen::Accompany, 8.9, 9.0, 4.0, false));
+        assert!(!gate.sax_out(Listen::Accompany, 9.0, 9.1, 4.0, false));
+        assert!(
+            gate.sax_out(Listen::Accompany, 20.0, 20.1, 4.0, true),
+            "a held note"
+        );
+        let trade = Listen::Trade { bars: 2 };
+        assert!(gate.sax_out(trade, 7.0, 7.9, 4.0, false));
+        assert!(
+            !gate.sax_out(trade, 7.9, 8.1, 4.0, false),
+            "into the sax's turn"
+        );
+        assert!(!gate.sax_out(trade, 9.0, 9.1, 4.0, false));
+        assert!(gate.sax_out(trade, 16.0, 16.1, 4.0, false));
+        assert!(!gate.sax_out(Listen::FollowChords, 5.0, 5.1, 4.0, true));
     }
 
     #[test]

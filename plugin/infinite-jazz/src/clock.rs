@@ -1,12 +1,9 @@
 //! Turns the host's transport into the sequencer's beat clock, and runs one block: the whole
 //! of `process()` apart from talking to the host, so it can be tested and benchmarked alone.
 
-use crate::params::{InfiniteJazzParams, ListenChoice};
-use crate::player_input::PlayerThrough;
-use infinite_jazz_engine::listen::{bar_of_beat, players_turn};
+use crate::params::InfiniteJazzParams;
 use infinite_jazz_engine::meter::Meter;
-use infinite_jazz_engine::player_capture::PlayerCapture;
-use infinite_jazz_engine::section::Instrument;
+use infinite_jazz_engine::player_through::PlayerInput;
 use infinite_jazz_engine::sequencer::{BarGrid, Clock, MidiEvent, Sequencer};
 use nice_plug::prelude::Transport;
 
@@ -92,16 +89,12 @@ impl TransportClock {
     }
 }
 
-/// The audio thread's state: the clock, the sequencer and the player's notes passing through
-/// (and on to the worker, stamped with their beats, when the band listens).
+/// The audio thread's state: the clock, the sequencer and the player's notes (passed through,
+/// and heard by the band when it listens).
 pub struct ProcessCore {
     pub clock: TransportClock,
     pub sequencer: Sequencer,
-    pub player: PlayerThrough,
-    /// The player's notes on their way to the worker.
-    pub capture: Option<PlayerCapture>,
-    /// The beat of the player's last note-on, for laying the sax out at once.
-    last_player_onset: f64,
+    pub player: PlayerInput,
 }
 
 impl ProcessCore {
@@ -109,94 +102,37 @@ impl ProcessCore {
         ProcessCore {
             clock: TransportClock::default(),
             sequencer,
-            player: PlayerThrough::default(),
-            capture: None,
-            last_player_onset: f64::NEG_INFINITY,
-        }
-    }
-
-    /// Stamps the block's player events with their beats for the worker, and remembers the
-    /// last onset.
-    fn hear_player(&mut self, clock: Clock) {
-        let Clock::Rolling {
-            start_beat,
-            beats_per_sample,
-        } = clock
-        else {
-            return;
-        };
-        for (sample, key, velocity) in self.player.block_events() {
-            let beat = start_beat + f64::from(sample) * beats_per_sample;
-            if velocity > 0 {
-                self.last_player_onset = beat;
-            }
-            if let Some(capture) = self.capture.as_mut() {
-                capture.push(beat, key, velocity);
-            }
+            player: PlayerInput::default(),
         }
     }
 
     /// Plays one block of `samples` samples against the host's transport, with the player's
-    /// notes of the block (pushed to `self.player` first) in time order among the band's.
-    /// `emit` returns whether the host took the event (its buffer may be full).
+    /// notes of the block (pushed to `self.player.through` first) in time order among the
+    /// band's. `emit` returns whether the host took the event (its buffer may be full).
     pub fn run(
         &mut self,
         transport: &HostTime,
         params: &InfiniteJazzParams,
         samples: usize,
-        mut emit: impl FnMut(MidiEvent) -> bool,
+        emit: impl FnMut(MidiEvent) -> bool,
     ) {
         let clock = self
             .clock
             .advance(transport, f64::from(params.tempo.value()), samples);
-        let mut live = params.live_settings();
+        let live = params.live_settings();
         let grid = transport.bar_grid(params.own_meter());
-        let listen = params.listen.value();
-        if listen != ListenChoice::Off {
-            self.hear_player(clock);
-        }
-        if let Clock::Rolling {
-            start_beat,
-            beats_per_sample,
-        } = clock
-        {
-            let bar = grid.meter.quarters_per_bar();
-            let end_beat = start_beat + samples as f64 * beats_per_sample;
-            // Whatever section plays (one written before the player was heard, a fallback
-            // when the worker is late), the sax keeps out of the player's way at once.
-            let sax_out = match listen {
-                // From the player's first note to a bar after their last.
-                ListenChoice::Accompany => {
-                    self.player.is_sounding() || start_beat - self.last_player_onset < bar
-                }
-                // The player's turns, counted in bars from beat 0 as the composer counts them.
-                ListenChoice::Trade => {
-                    let turn = params.trade_length.value().bars();
-                    let theirs = |beat: f64| players_turn(bar_of_beat(beat, bar), turn);
-                    theirs(start_beat) && theirs(end_beat)
-                }
-                ListenChoice::Off | ListenChoice::FollowChords => false,
-            };
-            if sax_out {
-                live.muted[Instrument::Sax.index()] = true;
-            }
-        }
         params.follow_meter(grid.meter);
         self.sequencer.set_bar_grid(grid);
         self.sequencer.watch_roll(params.editor_state.is_open());
-        let player = &mut self.player;
-        if player.is_idle() {
-            // Most blocks: nobody plays, nothing to interleave.
-            self.sequencer
-                .process_bounded(clock, samples, &live, &mut emit);
-            return;
-        }
-        self.sequencer
-            .process_bounded(clock, samples, &live, |event| {
-                player.emit_until(event.sample(), &mut emit);
-                emit(event)
-            });
-        player.finish_block(&mut emit);
+        self.player.listen = params.listen_mode();
+        self.player.play_block(
+            &mut self.sequencer,
+            clock,
+            samples,
+            &live,
+            grid.meter.quarters_per_bar(),
+            emit,
+        );
     }
 }
 

@@ -8,7 +8,6 @@ pub mod editor;
 pub mod link;
 pub mod model_settings;
 mod params;
-pub mod player_input;
 pub mod take_export;
 
 pub use clock::{HostTime, ProcessCore, TransportClock};
@@ -184,7 +183,7 @@ impl Plugin for InfiniteJazz {
             }
         };
         let mut core = ProcessCore::new(sequencer.with_roll(roll_in));
-        core.capture = capture;
+        core.player.capture = capture;
         self.core = Some(core);
         true
     }
@@ -216,7 +215,7 @@ impl Plugin for InfiniteJazz {
             std::sync::atomic::Ordering::Relaxed,
         );
         let channel = (self.params.player_channel.value().clamp(1, 16) - 1) as u8;
-        core.player.begin_block(channel);
+        core.player.through.begin_block(channel);
         let last = samples.saturating_sub(1) as u32;
         while let Some(event) = context.next_event() {
             match event {
@@ -227,13 +226,13 @@ impl Plugin for InfiniteJazz {
                     ..
                 } => {
                     let velocity = (velocity * 127.0).round().clamp(1.0, 127.0) as u8;
-                    core.player.push(timing.min(last), key, velocity);
+                    core.player.through.push(timing.min(last), key, velocity);
                 }
                 NoteEvent::NoteOff {
                     timing,
                     key: Key::Number(key),
                     ..
-                } => core.player.push(timing.min(last), key, 0),
+                } => core.player.through.push(timing.min(last), key, 0),
                 _ => {}
             }
         }

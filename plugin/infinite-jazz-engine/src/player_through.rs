@@ -7,7 +7,10 @@
 //! while there is room left for a note-off of every key, and a note-off the host refuses is
 //! sent first in the next block.
 
-use infinite_jazz_engine::sequencer::MidiEvent;
+use crate::listen::{Listen, SaxGate};
+use crate::player_capture::PlayerCapture;
+use crate::section::Instrument;
+use crate::sequencer::{Clock, LiveSettings, MidiEvent, Sequencer};
 
 /// The player's events one block passes on.
 pub const MAX_PLAYER_EVENTS: usize = 512;
@@ -150,6 +153,74 @@ impl PlayerThrough {
     /// Whether any of the player's notes is sounding on the output.
     pub fn is_sounding(&self) -> bool {
         self.sounding.iter().any(|c| *c != 0)
+    }
+}
+
+/// Everything the real-time side does with the player's notes: passes them through, stamps
+/// them with their beats for the worker, and keeps the sax out of the player's way. The
+/// plugin and the standalone's outputs play their blocks through it.
+#[derive(Default)]
+pub struct PlayerInput {
+    /// The block's events, pushed before [`PlayerInput::play_block`].
+    pub through: PlayerThrough,
+    /// The player's notes on their way to the worker (when the band listens).
+    pub capture: Option<PlayerCapture>,
+    /// How the band listens (read every block).
+    pub listen: Listen,
+    gate: SaxGate,
+}
+
+impl PlayerInput {
+    /// Plays one block of the band with the player's events of the block (pushed to
+    /// `self.through` first) in time order among the band's. `bar_beats` is the length of a
+    /// bar of the music, `emit` returns whether the output took the event.
+    pub fn play_block(
+        &mut self,
+        sequencer: &mut Sequencer,
+        clock: Clock,
+        samples: usize,
+        live: &LiveSettings,
+        bar_beats: f64,
+        mut emit: impl FnMut(MidiEvent) -> bool,
+    ) {
+        let mut live = *live;
+        let listen = self.listen;
+        if let Clock::Rolling {
+            start_beat,
+            beats_per_sample,
+        } = clock
+        {
+            if listen != Listen::Off {
+                for (sample, key, velocity) in self.through.block_events() {
+                    let beat = start_beat + f64::from(sample) * beats_per_sample;
+                    if velocity > 0 {
+                        self.gate.note_on(beat);
+                    }
+                    if let Some(capture) = self.capture.as_mut() {
+                        capture.push(beat, key, velocity);
+                    }
+                }
+            }
+            let end_beat = start_beat + samples as f64 * beats_per_sample;
+            let sounding = self.through.is_sounding();
+            if self
+                .gate
+                .sax_out(listen, start_beat, end_beat, bar_beats, sounding)
+            {
+                live.muted[Instrument::Sax.index()] = true;
+            }
+        }
+        let through = &mut self.through;
+        if through.is_idle() {
+            // Most blocks: nobody plays, nothing to interleave.
+            sequencer.process_bounded(clock, samples, &live, &mut emit);
+            return;
+        }
+        sequencer.process_bounded(clock, samples, &live, |event| {
+            through.emit_until(event.sample(), &mut emit);
+            emit(event)
+        });
+        through.finish_block(&mut emit);
     }
 }
 
