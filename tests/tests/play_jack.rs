@@ -512,3 +512,145 @@ fn following_a_timebase_master_in_three_four() {
     let _ = master.deactivate();
     drop(tb);
 }
+
+/// A client `keys` that plays the player's part: it takes the band's first note-on in
+/// `heard` (the capture's) as beat 0, and sends `notes` ((beat, length, key) at `tempo`) from
+/// `keys:out` at their frames. It does not listen to the band itself: a loop in JACK's graph
+/// would delay one side by a period.
+fn keys(server: &JackServer, heard: Captured, notes: &[(f64, f64, u8)], tempo: f64) -> impl Drop {
+    let client = server.client("keys").expect("keys client");
+    let mut output = client
+        .register_port("out", jack::MidiOut::default())
+        .expect("port");
+    let frames_per_beat = SAMPLE_RATE * 60.0 / tempo;
+    let mut schedule: Vec<(u64, [u8; 3])> = notes
+        .iter()
+        .flat_map(|(beat, length, key)| {
+            [
+                ((beat * frames_per_beat) as u64, [0x90, *key, 100]),
+                (((beat + length) * frames_per_beat) as u64, [0x80, *key, 0]),
+            ]
+        })
+        .collect();
+    schedule.sort();
+    let mut t0: Option<u64> = None;
+    let mut next = 0;
+    let handler = jack::contrib::ClosureProcessHandler::new(
+        move |_: &jack::Client, ps: &jack::ProcessScope| {
+            let cycle = u64::from(ps.last_frame_time());
+            let frames = u64::from(ps.n_frames());
+            if t0.is_none() {
+                if let Ok(heard) = heard.try_lock() {
+                    t0 = heard
+                        .iter()
+                        .find(|(_, b)| b[0] & 0xF0 == 0x90 && b[2] > 0)
+                        .map(|(f, _)| *f);
+                }
+            }
+            if let Some(t0) = t0 {
+                let mut writer = output.writer(ps);
+                while let Some((at, bytes)) = schedule.get(next) {
+                    let frame = t0 + at;
+                    if frame >= cycle + frames {
+                        break;
+                    }
+                    if frame >= cycle {
+                        let _ = writer.write(&jack::RawMidi {
+                            time: (frame - cycle) as u32,
+                            bytes,
+                        });
+                    }
+                    next += 1;
+                }
+            }
+            jack::Control::Continue
+        },
+    );
+    ActiveGuard(Some(client.activate_async((), handler).expect("activate")))
+}
+
+#[test]
+fn a_player_on_a_jack_midi_input_passes_through_and_trades_with_the_sax() {
+    let server = JackServer::start("player");
+    let (_capture, events) = capture(&server);
+    let tempo = 200.0;
+    // Turns of two bars, the player's first: a lick in the player's second turn (bars 5-6;
+    // the first begins before the player knows where beat 0 is).
+    let lick = [(0.0, 60), (1.0, 63), (1.5, 65), (2.5, 67), (3.0, 70)];
+    let notes: Vec<(f64, f64, u8)> = [4usize, 5]
+        .iter()
+        .flat_map(|bar| lick.map(|(at, key)| (*bar as f64 * 4.0 + at, 0.4, key)))
+        .collect();
+    let _keys = keys(&server, events.clone(), &notes, tempo);
+    let mut child = play(
+        &server,
+        &[
+            "--midi-in",
+            "keys:out",
+            "--listen",
+            "trade2",
+            "--bars",
+            "8",
+            "--tempo",
+            "200",
+        ],
+    );
+    let status = wait_for(&mut child, Duration::from_secs(40));
+    let stderr = std::io::read_to_string(child.stderr.take().expect("stderr")).unwrap_or_default();
+    assert!(status.success(), "{stderr}");
+    std::thread::sleep(Duration::from_millis(200));
+    let captured = events.lock().expect("events").clone();
+    assert_balanced(&captured);
+    let ons: Vec<(u64, u8, u8)> = captured
+        .iter()
+        .filter(|(_, b)| b[0] & 0xF0 == 0x90 && b[2] > 0)
+        .map(|(f, b)| (*f, b[0] & 0x0F, b[1]))
+        .collect();
+    let t0 = ons
+        .iter()
+        .find(|(_, ch, _)| *ch != 3)
+        .expect("the band played")
+        .0;
+    let bps = tempo / 60.0 / SAMPLE_RATE;
+    let beat = |f: u64| (f as f64 - t0 as f64) * bps;
+    // The player's notes pass through on channel 4, at their frames.
+    let player: Vec<f64> = ons
+        .iter()
+        .filter(|(_, ch, _)| *ch == 3)
+        .map(|(f, _, _)| beat(*f))
+        .collect();
+    assert_eq!(player.len(), notes.len(), "every note of the player");
+    for (heard, (sent, _, _)) in player.iter().zip(&notes) {
+        assert!((heard - sent).abs() < 2.0 * bps, "{heard} for {sent}");
+    }
+    // The sax keeps out of the player's turns and answers in its own.
+    let sax: Vec<f64> = ons
+        .iter()
+        .filter(|(_, ch, _)| *ch == 2)
+        .map(|(f, _, _)| beat(*f))
+        .collect();
+    for b in &sax {
+        let bar = (b / 4.0 + 1e-6).floor() as usize;
+        assert!(
+            (bar / 2) % 2 == 1,
+            "the sax played in the player's turn, bar {bar} (beat {b:.3})"
+        );
+    }
+    let answer: Vec<f64> = sax.iter().copied().filter(|b| *b >= 24.0).collect();
+    assert!(
+        answer.len() >= 5,
+        "the sax answered in bars 7-8: {answer:?}"
+    );
+    let on_lick = answer
+        .iter()
+        .filter(|b| {
+            lick.iter()
+                .any(|(at, _)| (b.rem_euclid(4.0) - at).abs() <= 0.2)
+        })
+        .count();
+    assert!(
+        on_lick * 10 >= answer.len() * 7,
+        "{on_lick} of {} answering notes keep the player's rhythm: {answer:?}",
+        answer.len()
+    );
+}

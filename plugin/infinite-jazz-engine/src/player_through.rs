@@ -156,6 +156,16 @@ impl PlayerThrough {
     }
 }
 
+/// The note in raw MIDI bytes, as (key, velocity; 0 for a note-off), on any channel; `None`
+/// for anything else (controllers, clock, system messages, a short message).
+pub fn note_from_midi(bytes: &[u8]) -> Option<(u8, u8)> {
+    match *bytes {
+        [status, key, velocity, ..] if status & 0xF0 == 0x90 => Some((key & 0x7F, velocity & 0x7F)),
+        [status, key, _, ..] if status & 0xF0 == 0x80 => Some((key & 0x7F, 0)),
+        _ => None,
+    }
+}
+
 /// Everything the real-time side does with the player's notes: passes them through, stamps
 /// them with their beats for the worker, and keeps the sax out of the player's way. The
 /// plugin and the standalone's outputs play their blocks through it.
@@ -241,6 +251,16 @@ mod tests {
             }
         });
         out
+    }
+
+    #[test]
+    fn midi_bytes_become_notes() {
+        assert_eq!(note_from_midi(&[0x93, 60, 100]), Some((60, 100)));
+        assert_eq!(note_from_midi(&[0x90, 60, 0]), Some((60, 0)));
+        assert_eq!(note_from_midi(&[0x8F, 200, 64]), Some((72, 0)));
+        assert_eq!(note_from_midi(&[0xB0, 64, 127]), None);
+        assert_eq!(note_from_midi(&[0x90, 60]), None);
+        assert_eq!(note_from_midi(&[0xF8]), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use super::{midi_bytes, Band, Control, PlayArgs, Running};
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::meter::Meter;
+use infinite_jazz_engine::player_through::note_from_midi;
 use infinite_jazz_engine::sequencer::{BarGrid, Clock};
 use infinite_jazz_engine::worker::SectionWorker;
 use jack::contrib::ClosureProcessHandler;
@@ -135,6 +136,19 @@ pub fn start(
         .register_port("midi_output", jack::MidiOut::default())
         .map_err(|e| anyhow!("cannot create the JACK MIDI port: {e}"))?;
     let port_name = port.name().map_err(|e| anyhow!("JACK port name: {e}"))?;
+    // The player's notes come in here when there is a player.
+    let player_port = match &args.midi_in {
+        Some(_) => Some(
+            client
+                .register_port("player_in", jack::MidiIn::default())
+                .map_err(|e| anyhow!("cannot create the JACK MIDI input port: {e}"))?,
+        ),
+        None => None,
+    };
+    let player_port_name = match &player_port {
+        Some(p) => Some(p.name().map_err(|e| anyhow!("JACK port name: {e}"))?),
+        None => None,
+    };
     let beats_per_sample = band.output.beats_per_sample(sample_rate);
     let mut output = band.output;
     let worker = band.worker;
@@ -180,17 +194,27 @@ pub fn start(
             (clock, clock == Clock::Stopped)
         };
         let ending = ending || control.stop.load(Ordering::Relaxed);
-        output
-            .sequencer
-            .process_bounded(clock, frames, &output.live, |event| {
-                let bytes = midi_bytes(&event);
-                writer
-                    .write(&jack::RawMidi {
-                        time: event.sample(),
-                        bytes: &bytes,
-                    })
-                    .is_ok()
-            });
+        output.begin_block();
+        if let Some(input) = &player_port {
+            let last = frames.saturating_sub(1) as u32;
+            for raw in input.iter(scope) {
+                if let Some((key, velocity)) = note_from_midi(raw.bytes) {
+                    output
+                        .player
+                        .through
+                        .push(raw.time.min(last), key, velocity);
+                }
+            }
+        }
+        output.play_block(clock, frames, |event| {
+            let bytes = midi_bytes(&event);
+            writer
+                .write(&jack::RawMidi {
+                    time: event.sample(),
+                    bytes: &bytes,
+                })
+                .is_ok()
+        });
         if ending {
             control.done.store(true, Ordering::SeqCst);
         }
@@ -209,6 +233,12 @@ pub fn start(
             .as_client()
             .connect_ports_by_name(&port_name, target)
             .map_err(|e| anyhow!("cannot connect {port_name} to {target}: {e}"))?;
+    }
+    if let (Some(from), Some(ours)) = (&args.midi_in, &player_port_name) {
+        active
+            .as_client()
+            .connect_ports_by_name(from, ours)
+            .map_err(|e| anyhow!("cannot connect the player's port {from} to {ours}: {e}"))?;
     }
     control_start.started.store(true, Ordering::SeqCst);
     eprintln!("playing on JACK port {port_name} at {sample_rate} Hz");

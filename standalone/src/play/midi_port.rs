@@ -3,6 +3,7 @@
 //! comes, sleeping most of the wait and spinning the last fraction of a millisecond; the lateness
 //! of every send is measured and reported.
 
+use super::midi_in::PlayerPort;
 use super::{midi_bytes, Band, Control, PlayArgs, Running};
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::sequencer::{Clock, MidiEvent};
@@ -134,11 +135,12 @@ fn wait_until(due: Instant) {
     }
 }
 
-/// The clock loop: renders ahead, sends each event at its time through `send`, stops on
-/// `control.stop` or the bar limit after releasing every note. Returns each send's lateness.
+/// The clock loop: renders ahead with `play` (a block's clock and length, and where its
+/// events go; the sender returns whether it took the event), sends each event at its time
+/// through `send_bytes`, stops on `control.stop` or the bar limit after releasing every note.
+/// Returns each send's lateness.
 pub fn run_clock(
-    sequencer: &mut infinite_jazz_engine::sequencer::Sequencer,
-    live: &infinite_jazz_engine::sequencer::LiveSettings,
+    mut play: impl FnMut(Clock, usize, &mut dyn FnMut(MidiEvent) -> bool),
     bps: f64,
     control: &Control,
     mut send_bytes: impl FnMut(&[u8]),
@@ -164,7 +166,10 @@ pub fn run_clock(
                 );
             }
             let mut releases = Vec::new();
-            sequencer.process(Clock::Stopped, BLOCK, live, |event| releases.push(event));
+            play(Clock::Stopped, BLOCK, &mut |event| {
+                releases.push(event);
+                true
+            });
             for event in &releases {
                 send(event, Instant::now(), &mut late);
             }
@@ -174,14 +179,16 @@ pub fn run_clock(
         let horizon = ((start.elapsed() + LOOKAHEAD).as_secs_f64() * RATE) as usize;
         while rendered < horizon {
             let at = rendered;
-            sequencer.process(
+            play(
                 Clock::Rolling {
                     start_beat: at as f64 * bps,
                     beats_per_sample: bps,
                 },
                 BLOCK,
-                live,
-                |event| pending.push((at + event.sample() as usize, event)),
+                &mut |event| {
+                    pending.push((at + event.sample() as usize, event));
+                    true
+                },
             );
             rendered += BLOCK;
         }
@@ -214,13 +221,23 @@ pub fn start(
     let mut connection = connect(out, args, virtual_port)?;
     control.started.store(true, Ordering::SeqCst);
     let bps = band.output.beats_per_sample(RATE);
-    let mut sequencer = band.output.sequencer;
-    let live = band.output.live;
+    let mut output = band.output;
+    let mut player = match &args.midi_in {
+        Some(wanted) => Some(PlayerPort::open(&args.client_name, wanted)?),
+        None => None,
+    };
     let worker = band.worker;
     let thread = std::thread::Builder::new()
         .name("infinite-jazz-midi-clock".into())
         .spawn(move || {
-            run_clock(&mut sequencer, &live, bps, &control, |bytes| {
+            let play = |clock: Clock, frames: usize, emit: &mut dyn FnMut(MidiEvent) -> bool| {
+                output.begin_block();
+                if let Some(port) = player.as_mut() {
+                    port.push_into(&mut output.player.through);
+                }
+                output.play_block(clock, frames, emit);
+            };
+            run_clock(play, bps, &control, |bytes| {
                 let _ = connection.send(bytes);
             })
         })?;
@@ -256,15 +273,13 @@ mod tests {
         };
         let mut sent: Vec<[u8; 3]> = Vec::new();
         let bps = 240.0 / 60.0 / RATE;
-        let mut late = run_clock(
-            &mut sequencer,
-            &LiveSettings::default(),
-            bps,
-            &control,
-            |b| {
-                sent.push([b[0], b[1], b[2]]);
-            },
-        );
+        let live = LiveSettings::default();
+        let play = |clock: Clock, frames: usize, emit: &mut dyn FnMut(MidiEvent) -> bool| {
+            sequencer.process_bounded(clock, frames, &live, emit);
+        };
+        let mut late = run_clock(play, bps, &control, |b| {
+            sent.push([b[0], b[1], b[2]]);
+        });
         eprintln!("{}", jitter_report(&mut late));
         assert!(control.done.load(Ordering::SeqCst));
         let ons = sent.iter().filter(|b| b[0] & 0xF0 == 0x90).count();

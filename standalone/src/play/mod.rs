@@ -2,14 +2,18 @@
 //! synth, until Ctrl+C or `--bars N`.
 
 mod jack_out;
+mod midi_in;
 mod midi_port;
 mod synth_out;
 
 use crate::options::{GenerationArgs, LlmArgs};
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
+use infinite_jazz_engine::listen::Listen;
 use infinite_jazz_engine::meter::BandMeter;
 use infinite_jazz_engine::midi_file::write_smf;
+use infinite_jazz_engine::player_capture::player_capture;
+use infinite_jazz_engine::player_through::PlayerInput;
 use infinite_jazz_engine::section::{Instrument, Section};
 use infinite_jazz_engine::sequencer::prepared::SectionOrigin;
 use infinite_jazz_engine::sequencer::{
@@ -20,7 +24,8 @@ use infinite_jazz_engine::take::{write_take, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{
-    SectionSource, SectionWorker, SettingsChanged, SettingsFeed, WorkerSettings, MAX_DEPTH,
+    SectionSource, SectionWorker, SettingsChanged, SettingsFeed, WorkerCommand, WorkerSettings,
+    MAX_DEPTH,
 };
 use infinite_jazz_files::write_bytes_atomically;
 use infinite_jazz_llm::source::{model_source, SharedStats};
@@ -80,6 +85,18 @@ pub struct PlayArgs {
     /// Folder for --save-output (default: ./infinite-jazz-session).
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
+    /// Play with the band: a MIDI input whose notes pass through to the output and that the
+    /// band hears. With --backend jack, a JACK port to connect from (e.g. "a2j:Keystation");
+    /// otherwise a MIDI input port's index or part of its name (see --list-ports).
+    #[arg(long)]
+    pub midi_in: Option<String>,
+    /// How the band listens to --midi-in: off (the notes only pass through), accompany,
+    /// trade (4-bar turns, you first; trade2, trade8) or chords.
+    #[arg(long, default_value = "off")]
+    pub listen: String,
+    /// The channel the player's notes go out on (1-16).
+    #[arg(long, default_value_t = 4)]
+    pub player_channel: u8,
     #[command(flatten)]
     pub generation: GenerationArgs,
     #[command(flatten)]
@@ -96,6 +113,12 @@ pub struct BandOutput {
     pub meter: Arc<BandMeter>,
     /// Tells the worker that the meter changed.
     pub settings_changed: Arc<SettingsChanged>,
+    /// The player's notes (--midi-in): passed through, heard by the band when it listens.
+    pub player: PlayerInput,
+    /// The player's output channel, 0-based.
+    pub player_channel: u8,
+    /// The length of a bar of the music in force, in beats.
+    pub bar_beats: f64,
 }
 
 impl BandOutput {
@@ -109,6 +132,25 @@ impl BandOutput {
     pub fn follow_bars(&mut self, grid: BarGrid) {
         self.meter.follow(grid.meter, &self.settings_changed);
         self.sequencer.set_bar_grid(grid);
+        self.bar_beats = grid.meter.quarters_per_bar();
+    }
+
+    /// Plays one block with the player's events pushed to `self.player.through` since
+    /// [`BandOutput::begin_block`], interleaved in time order. No allocation.
+    pub fn play_block(&mut self, clock: Clock, frames: usize, emit: impl FnMut(MidiEvent) -> bool) {
+        self.player.play_block(
+            &mut self.sequencer,
+            clock,
+            frames,
+            &self.live,
+            self.bar_beats,
+            emit,
+        );
+    }
+
+    /// Starts a block: the player's events of the block are pushed after this.
+    pub fn begin_block(&mut self) {
+        self.player.through.begin_block(self.player_channel);
     }
 }
 
@@ -146,11 +188,20 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
         })?;
         live.muted[i.index()] = true;
     }
+    let listen: Listen = args.listen.parse().map_err(|e| anyhow!("--listen: {e}"))?;
+    if !(1..=16).contains(&args.player_channel) {
+        return Err(anyhow!("--player-channel must be between 1 and 16"));
+    }
+    if listen != Listen::Off && args.midi_in.is_none() {
+        return Err(anyhow!(
+            "--listen needs a player: name a MIDI input with --midi-in"
+        ));
+    }
     let settings = WorkerSettings {
         config: config.clone(),
         depth: args.buffer,
         composer: composer.clone(),
-        listen: Default::default(),
+        listen,
     };
     let llm = args.llm.settings(composer.seed)?;
     let mut llm_stats = None;
@@ -180,18 +231,29 @@ fn start_band(args: &PlayArgs) -> Result<Band> {
     };
     let (sequencer, worker) =
         infinite_jazz_engine::worker::start_band(stats.clone(), feed, source)?;
+    let mut player = PlayerInput::default();
+    player.listen = listen;
+    if listen != Listen::Off {
+        let (capture, heard) = player_capture();
+        player.capture = Some(capture);
+        worker.send(WorkerCommand::HearPlayer(Box::new(heard)));
+    }
     // With the built-in composer the first sections are ready in milliseconds; with a model
     // the fallback plays until its answers arrive.
     let deadline = Instant::now() + Duration::from_millis(300);
     while worker.status().queued.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
+    let bar_beats = config.meter().quarters_per_bar();
     let mut output = BandOutput {
         sequencer,
         live,
         config,
         meter,
         settings_changed,
+        player,
+        player_channel: args.player_channel - 1,
+        bar_beats,
     };
     // Bars of `--meter` from the first beat, until a JACK timebase master says otherwise.
     output.follow_bars(BarGrid {
@@ -296,7 +358,8 @@ fn status_line(
 pub fn run(args: &PlayArgs) -> Result<()> {
     let backend = args.backend.unwrap_or(OutputBackend::Synth);
     if args.list_ports {
-        return midi_port::list_ports(&args.client_name);
+        midi_port::list_ports(&args.client_name)?;
+        return midi_in::list_inputs(&args.client_name);
     }
     let bar_beats = args.generation.config()?.meter().quarters_per_bar();
     let control = Arc::new(Control {

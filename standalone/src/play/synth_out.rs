@@ -1,6 +1,7 @@
 //! The built-in synth on the default audio device (cpal): the sequencer and the synth run
 //! inside the audio callback, on buffers allocated before it starts.
 
+use super::midi_in::PlayerPort;
 use super::{Band, Control, PlayArgs, Running};
 use crate::synth::{find_soundfont, load_soundfont, BandSynth};
 use anyhow::{anyhow, Result};
@@ -50,9 +51,12 @@ pub fn start(
     let sample_rate = stream_config.sample_rate;
     control.started.store(true, Ordering::SeqCst);
     let bps = band.output.beats_per_sample(f64::from(sample_rate));
-    let mut sequencer = band.output.sequencer;
-    let live = band.output.live;
-    let config = band.output.config;
+    let config = band.output.config.clone();
+    let mut output = band.output;
+    let mut player = match &args.midi_in {
+        Some(wanted) => Some(PlayerPort::open(&args.client_name, wanted)?),
+        None => None,
+    };
     let worker = band.worker;
     let mut synth = BandSynth::new(&font, sample_rate, &config)?;
     let mut beat = 0.0f64;
@@ -68,10 +72,16 @@ pub fn start(
                     let clock = control.clock(beat, bps);
                     let stopping = clock == Clock::Stopped;
                     events.clear();
-                    sequencer.process(clock, frames, &live, |e| {
-                        if events.len() < events.capacity() {
+                    output.begin_block();
+                    if let Some(port) = player.as_mut() {
+                        port.push_into(&mut output.player.through);
+                    }
+                    output.play_block(clock, frames, |e| {
+                        let room = events.len() < events.capacity();
+                        if room {
                             events.push(e);
                         }
+                        room
                     });
                     synth.render_block(&events, &mut left[..frames], &mut right[..frames]);
                     for (i, frame) in frame_chunk.chunks_mut(channels).enumerate() {
