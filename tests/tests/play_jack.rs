@@ -582,9 +582,14 @@ fn a_player_on_a_jack_midi_input_passes_through_and_trades_with_the_sax() {
         .flat_map(|bar| lick.map(|(at, key)| (*bar as f64 * 4.0 + at, 0.4, key)))
         .collect();
     let _keys = keys(&server, events.clone(), &notes, tempo);
+    let saved = integration_tests::scratch_dir("play_jack_player");
+    let saved_arg = saved.to_string_lossy().into_owned();
     let mut child = play(
         &server,
         &[
+            "--save-output",
+            "--output-dir",
+            &saved_arg,
             "--midi-in",
             "keys:out",
             "--listen",
@@ -653,4 +658,42 @@ fn a_player_on_a_jack_midi_input_passes_through_and_trades_with_the_sax() {
         "{on_lick} of {} answering notes keep the player's rhythm: {answer:?}",
         answer.len()
     );
+    // The saved take has the player's part as a fifth track, on the band's beats.
+    let take = player_track(&saved.join("take.mid"));
+    let sent: Vec<f64> = notes.iter().map(|(b, _, _)| *b).collect();
+    assert_eq!(take.len(), sent.len(), "{take:?}");
+    for (got, want) in take.iter().zip(&sent) {
+        assert!((got - want).abs() < 0.01, "{got} for {want}");
+    }
+}
+
+/// The note-on beats of the track named "Player" in a MIDI file.
+fn player_track(path: &std::path::Path) -> Vec<f64> {
+    use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+    let bytes = std::fs::read(path).expect("take.mid");
+    let smf = Smf::parse(&bytes).expect("SMF");
+    let Timing::Metrical(ppq) = smf.header.timing else {
+        panic!("beats")
+    };
+    let mut found = None;
+    for track in &smf.tracks {
+        let mut tick = 0u32;
+        let mut named = false;
+        let mut ons = Vec::new();
+        for e in track {
+            tick += e.delta.as_int();
+            match e.kind {
+                TrackEventKind::Meta(MetaMessage::TrackName(n)) => named = n == b"Player",
+                TrackEventKind::Midi {
+                    message: MidiMessage::NoteOn { vel, .. },
+                    ..
+                } if vel.as_int() > 0 => ons.push(f64::from(tick) / f64::from(ppq.as_int())),
+                _ => {}
+            }
+        }
+        if named {
+            found = Some(ons);
+        }
+    }
+    found.expect("a Player track")
 }

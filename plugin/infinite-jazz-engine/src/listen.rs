@@ -173,6 +173,42 @@ impl PlayerPart {
     }
 }
 
+/// The player's notes `heard` (beats of the music, in the order they were played) placed on a
+/// take made of sections that were heard at `spans` (start beat and length, in order) and are
+/// written one after another from beat 0. A host that loops plays the same beats again: each
+/// note goes to the pass nearest the one of the note before it. Notes outside every section
+/// are left out.
+pub fn player_in_take(spans: &[(f64, f64)], heard: &[PlayerNote]) -> PlayerPart {
+    let mut offsets = Vec::with_capacity(spans.len());
+    let mut total = 0.0;
+    for (_, length) in spans {
+        offsets.push(total);
+        total += length.max(0.0);
+    }
+    let mut cursor = 0usize;
+    let mut placed = Vec::with_capacity(heard.len());
+    for note in heard {
+        let nearest = spans
+            .iter()
+            .enumerate()
+            .filter(|(_, (start, length))| *start <= note.start && note.start < start + length)
+            // A tie goes forward: music moves on.
+            .min_by_key(|(i, _)| (i.abs_diff(cursor), usize::MAX - i))
+            .map(|(i, _)| i);
+        let Some(i) = nearest else {
+            continue;
+        };
+        cursor = i;
+        let shift = offsets[i] - spans[i].0;
+        placed.push(PlayerNote {
+            start: note.start + shift,
+            end: note.end.min(note.start + LONGEST_HOLD) + shift,
+            ..*note
+        });
+    }
+    PlayerPart::new(placed)
+}
+
 /// What the player's notes mean for one bar the band writes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BarPlan {
@@ -465,6 +501,26 @@ mod tests {
         assert!(!gate.sax_out(trade, 9.0, 9.1, 4.0, false));
         assert!(gate.sax_out(trade, 16.0, 16.1, 4.0, false));
         assert!(!gate.sax_out(Listen::FollowChords, 5.0, 5.1, 4.0, true));
+    }
+
+    #[test]
+    fn the_players_notes_follow_the_sections_they_were_heard_with() {
+        let note = |start: f64| PlayerNote {
+            start,
+            end: start + 0.5,
+            key: 60,
+            velocity: 90,
+        };
+        // Heard at beats 16..24, then the host looped back to 16 and played 16..20 again.
+        let spans = [(16.0, 4.0), (20.0, 4.0), (16.0, 4.0)];
+        let heard = [note(17.0), note(21.0), note(17.5), note(40.0)];
+        let take = player_in_take(&spans, &heard);
+        let starts: Vec<f64> = take.notes().iter().map(|n| n.start).collect();
+        assert_eq!(
+            starts,
+            [1.0, 5.0, 9.5],
+            "the loop's note goes to the second pass"
+        );
     }
 
     #[test]

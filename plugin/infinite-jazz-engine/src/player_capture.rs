@@ -8,7 +8,7 @@
 //! ([`HeardPlayer`]). A flood fills the ring and the rest of it is counted and dropped: the
 //! worker hears less of the player, the audio thread never waits.
 
-use crate::listen::{PlayerNote, PlayerPart};
+use crate::listen::{PlayerNote, PlayerPart, MAX_PLAYER_NOTES};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -59,6 +59,9 @@ pub struct HeardPlayer {
     /// Onset and velocity of each key held down.
     held: [Option<(f64, u8)>; 128],
     notes: Vec<PlayerNote>,
+    /// Notes ended since [`HeardPlayer::take_finished`] last took them, in the order they
+    /// ended, for the session's take.
+    finished: Vec<PlayerNote>,
     latest: f64,
 }
 
@@ -76,6 +79,7 @@ pub fn player_capture() -> (PlayerCapture, HeardPlayer) {
             dropped,
             held: [None; 128],
             notes: Vec::new(),
+            finished: Vec::new(),
             latest: f64::NEG_INFINITY,
         },
     )
@@ -102,12 +106,16 @@ impl HeardPlayer {
         let slot = usize::from(event.key);
         // A repeated note-on ends the note before it, as it does on a keyboard.
         if let Some((start, velocity)) = self.held[slot].take() {
-            self.notes.push(PlayerNote {
+            let note = PlayerNote {
                 start,
                 end: event.beat,
                 key: event.key,
                 velocity,
-            });
+            };
+            self.notes.push(note);
+            if self.finished.len() < MAX_PLAYER_NOTES {
+                self.finished.push(note);
+            }
         }
         if event.velocity > 0 {
             self.held[slot] = Some((event.beat, event.velocity));
@@ -138,6 +146,11 @@ impl HeardPlayer {
                 velocity,
             });
         PlayerPart::new(self.notes.iter().copied().chain(held)).heard_until(now)
+    }
+
+    /// The notes that ended since the last call, in the order they ended.
+    pub fn take_finished(&mut self) -> Vec<PlayerNote> {
+        std::mem::take(&mut self.finished)
     }
 
     /// Events lost to a full ring so far.

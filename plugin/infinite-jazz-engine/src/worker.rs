@@ -144,6 +144,8 @@ pub struct ArchivedSection {
     pub section: Section,
     /// Which source wrote it.
     pub origin: SectionOrigin,
+    /// The beat of the music it was placed at.
+    pub start_beat: f64,
 }
 
 /// What the worker publishes for displays (never read by the audio thread).
@@ -171,6 +173,10 @@ pub struct WorkerStatus {
     /// The player's notes of the last [`crate::player_capture::KEPT_BEATS`] (notes still held
     /// end at `f64::MAX`), for the editor's piano roll.
     pub player: Mutex<Vec<PlayerNote>>,
+    /// The player's notes of the session (up to [`crate::listen::MAX_PLAYER_NOTES`], the
+    /// latest kept), in the order they ended, for its take: see
+    /// [`crate::listen::player_in_take`].
+    pub player_take: Mutex<VecDeque<PlayerNote>>,
 }
 
 impl WorkerStatus {
@@ -203,8 +209,8 @@ pub struct WorkerQueues {
     pub fallback: rtrb::Producer<Box<PreparedSection>>,
     /// Played sections coming back from the sequencer, to be freed here.
     pub recycle: rtrb::Consumer<Box<PreparedSection>>,
-    /// Serials of the sections the sequencer placed, in order.
-    pub placed: rtrb::Consumer<u64>,
+    /// Serials of the sections the sequencer placed, and where, in order.
+    pub placed: rtrb::Consumer<(u64, f64)>,
 }
 
 /// Creates the three queues, returning the worker's and the sequencer's ends.
@@ -558,11 +564,12 @@ impl WorkerLoop {
         }
     }
 
-    fn archive(&mut self, section: &Section, origin: SectionOrigin) {
+    fn archive(&mut self, section: &Section, origin: SectionOrigin, start_beat: f64) {
         if let Ok(mut history) = self.status.history.lock() {
             history.push_back(ArchivedSection {
                 section: section.clone(),
                 origin,
+                start_beat,
             });
             while history.len() > HISTORY_KEPT {
                 history.pop_front();
@@ -586,6 +593,12 @@ impl WorkerLoop {
                     let notes = player.part(f64::INFINITY).notes().to_vec();
                     if let Ok(mut shown) = self.status.player.lock() {
                         *shown = notes;
+                    }
+                    let finished = player.take_finished();
+                    if let Ok(mut take) = self.status.player_take.lock() {
+                        take.extend(finished);
+                        let extra = take.len().saturating_sub(crate::listen::MAX_PLAYER_NOTES);
+                        take.drain(..extra);
                     }
                 }
             }
@@ -720,17 +733,17 @@ impl WorkerLoop {
     /// Archives the sections the sequencer placed, in the order it placed them; a fallback
     /// section also joins the music the model continues from.
     fn note_placed(&mut self, settings: &WorkerSettings) {
-        while let Ok(serial) = self.queues.placed.pop() {
+        while let Ok((serial, start_beat)) = self.queues.placed.pop() {
             if serial == RESERVE_SERIAL {
                 let reserve = reserve_music(settings);
-                self.archive(&reserve, SectionOrigin::Reserve);
+                self.archive(&reserve, SectionOrigin::Reserve, start_beat);
                 continue;
             }
             let Some(at) = self.handed.iter().position(|(s, _, _)| *s == serial) else {
                 continue;
             };
             if let Some((_, section, origin)) = self.handed.remove(at) {
-                self.archive(&section, origin);
+                self.archive(&section, origin, start_beat);
                 if origin == SectionOrigin::Fallback {
                     self.remember(section);
                 }

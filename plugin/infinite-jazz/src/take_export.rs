@@ -2,7 +2,8 @@
 //! under a name nothing else has (two saves in one second never overwrite each other, nor the
 //! user's files). Blocking file I/O: the editor runs it on a thread of its own.
 
-use infinite_jazz_engine::midi_file::{write_smf, MidiFileError};
+use infinite_jazz_engine::listen::PlayerPart;
+use infinite_jazz_engine::midi_file::{write_smf_with_player, MidiFileError};
 use infinite_jazz_engine::section::Section;
 use infinite_jazz_engine::take::{write_take, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
@@ -28,6 +29,8 @@ pub struct TakeExport {
     pub sections: Vec<Section>,
     pub config: RuntimeConfig,
     pub info: TakeInfo,
+    /// The player's part on the take's beats and its channel (0-based): a fifth track.
+    pub player: Option<(PlayerPart, u8)>,
 }
 
 impl TakeExport {
@@ -40,7 +43,8 @@ impl TakeExport {
         create_folder(folder)?;
         let stem = format!("infinite-jazz-{stamp_secs}");
         let base = unused_stem(folder, &stem, &["mid", "txt"]);
-        let midi = write_smf(&self.sections, &self.config)?;
+        let player = self.player.as_ref().map(|(part, channel)| (part, *channel));
+        let midi = write_smf_with_player(&self.sections, &self.config, player)?;
         write_bytes_atomically(&base.with_extension("mid"), &midi)?;
         let text = write_take(&self.info, &self.sections);
         write_bytes_atomically(&base.with_extension("txt"), text.as_bytes())?;
@@ -71,6 +75,7 @@ mod tests {
                 .collect(),
             info: TakeInfo::from_config(&config),
             config,
+            player: None,
         }
     }
 
@@ -103,6 +108,31 @@ mod tests {
             let read = read_take(&text, RuntimeConfig::default()).expect("the text parses");
             assert_eq!(read.sections, export.sections);
         }
+    }
+
+    #[test]
+    fn the_players_part_is_a_fifth_track() {
+        use infinite_jazz_engine::listen::PlayerNote;
+        let dir = scratch("player");
+        let tracks = |export: &TakeExport| {
+            let base = export.save(&dir, 7).expect("saves");
+            let midi = std::fs::read(base.with_extension("mid")).expect("midi");
+            let count = midi.windows(4).filter(|w| w == b"MTrk").count();
+            (count, midi.windows(6).any(|w| w == b"Player"))
+        };
+        let mut export = take(2);
+        let (without, named) = tracks(&export);
+        assert!(!named);
+        export.player = Some((
+            PlayerPart::new([PlayerNote {
+                start: 1.0,
+                end: 2.0,
+                key: 64,
+                velocity: 80,
+            }]),
+            3,
+        ));
+        assert_eq!(tracks(&export), (without + 1, true));
     }
 
     #[test]

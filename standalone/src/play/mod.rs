@@ -9,9 +9,9 @@ mod synth_out;
 use crate::options::{GenerationArgs, LlmArgs};
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
-use infinite_jazz_engine::listen::Listen;
+use infinite_jazz_engine::listen::{player_in_take, Listen, PlayerNote, PlayerPart};
 use infinite_jazz_engine::meter::BandMeter;
-use infinite_jazz_engine::midi_file::write_smf;
+use infinite_jazz_engine::midi_file::write_smf_with_player;
 use infinite_jazz_engine::player_capture::player_capture;
 use infinite_jazz_engine::player_through::PlayerInput;
 use infinite_jazz_engine::section::{Instrument, Section};
@@ -418,12 +418,14 @@ pub fn run(args: &PlayArgs) -> Result<()> {
     drop(worker);
     if args.save_output {
         heard.extend(status.take_history());
-        let mut sections: Vec<(Section, SectionOrigin)> =
-            heard.into_iter().map(|a| (a.section, a.origin)).collect();
+        let mut sections: Vec<(Section, SectionOrigin, f64)> = heard
+            .into_iter()
+            .map(|a| (a.section, a.origin, a.start_beat))
+            .collect();
         // A section placed at the very end of `--bars` was not heard; one cut by it, in part.
         if let Some(bars) = args.bars {
             let mut left = bars;
-            sections.retain_mut(|(section, _)| {
+            sections.retain_mut(|(section, _, _)| {
                 let length = section.bars();
                 if left == 0 {
                     return false;
@@ -435,7 +437,19 @@ pub fn run(args: &PlayArgs) -> Result<()> {
                 true
             });
         }
-        save_session(args, &config, &model_name, &sections)?;
+        let played: Vec<PlayerNote> = status
+            .player_take
+            .lock()
+            .map(|t| t.iter().copied().collect())
+            .unwrap_or_default();
+        let player = (!played.is_empty()).then(|| {
+            let spans: Vec<(f64, f64)> = sections
+                .iter()
+                .map(|(s, _, start)| (*start, s.length_beats()))
+                .collect();
+            (player_in_take(&spans, &played), args.player_channel - 1)
+        });
+        save_session(args, &config, &model_name, &sections, player)?;
     }
     Ok(())
 }
@@ -444,7 +458,8 @@ fn save_session(
     args: &PlayArgs,
     config: &RuntimeConfig,
     model: &str,
-    sections: &[(Section, SectionOrigin)],
+    sections: &[(Section, SectionOrigin, f64)],
+    player: Option<(PlayerPart, u8)>,
 ) -> Result<()> {
     let dir = args
         .output_dir
@@ -455,7 +470,7 @@ fn save_session(
     info.seed = Some(args.generation.seed);
     info.model = model.to_string();
     info.prompt = args.llm.prompt.clone().unwrap_or_default();
-    for (i, (section, origin)) in sections.iter().enumerate() {
+    for (i, (section, origin, _)) in sections.iter().enumerate() {
         let mut meta = info.metadata();
         let source = match origin {
             SectionOrigin::Primary if model != "builtin" => "model",
@@ -466,9 +481,13 @@ fn save_session(
         let document = write_document(&meta, std::slice::from_ref(section));
         write_bytes_atomically(&path, document.as_bytes())?;
     }
-    let all: Vec<Section> = sections.iter().map(|(s, _)| s.clone()).collect();
+    let all: Vec<Section> = sections.iter().map(|(s, _, _)| s.clone()).collect();
     write_bytes_atomically(&dir.join("take.txt"), write_take(&info, &all).as_bytes())?;
-    write_bytes_atomically(&dir.join("take.mid"), &write_smf(&all, config)?)?;
+    let player = player.as_ref().map(|(part, channel)| (part, *channel));
+    write_bytes_atomically(
+        &dir.join("take.mid"),
+        &write_smf_with_player(&all, config, player)?,
+    )?;
     eprintln!("saved {} sections in {}", sections.len(), dir.display());
     Ok(())
 }

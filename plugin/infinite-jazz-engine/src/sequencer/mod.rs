@@ -268,8 +268,9 @@ pub struct SequencerQueues {
     pub fallback: rtrb::Consumer<Box<PreparedSection>>,
     /// Finished sections going back to be freed off the audio thread.
     pub recycle: rtrb::Producer<Box<PreparedSection>>,
-    /// The serial of each section as it is placed, in the order the music is heard.
-    pub placed: rtrb::Producer<u64>,
+    /// The serial of each section as it is placed, and the beat it was placed at, in the
+    /// order the music is heard.
+    pub placed: rtrb::Producer<(u64, f64)>,
 }
 
 enum SectionRef {
@@ -662,6 +663,11 @@ impl Sequencer {
             origin + ((c - origin) / length + BEAT_EPS / length).floor() * length
         };
         let end = start + length;
+        let serial = match &section {
+            SectionRef::Queued(s) => s.serial,
+            SectionRef::Reserve => prepared::RESERVE_SERIAL,
+        };
+        let _ = self.queues.placed.push((serial, start));
         // Sections never overlap: anything in the way was placed before a jump.
         for slot in 0..HISTORY {
             if self.entries[slot]
@@ -716,7 +722,6 @@ impl Sequencer {
                 continue;
             }
             self.stats.sections_played.fetch_add(1, Ordering::Relaxed);
-            let _ = self.queues.placed.push(section.serial);
             return SectionRef::Queued(section);
         }
         self.stats.underruns.fetch_add(1, Ordering::Relaxed);
@@ -726,10 +731,8 @@ impl Sequencer {
                 continue;
             }
             section.origin = SectionOrigin::Fallback;
-            let _ = self.queues.placed.push(section.serial);
             return SectionRef::Queued(section);
         }
-        let _ = self.queues.placed.push(prepared::RESERVE_SERIAL);
         SectionRef::Reserve
     }
 

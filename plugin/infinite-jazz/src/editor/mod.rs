@@ -12,10 +12,10 @@ use crate::params::{InfiniteJazzParams, InstrumentParams};
 use crate::take_export::{now_stamp, TakeExport, TakeExportError};
 use egui::Color32;
 use infinite_jazz_engine::composer::harmony::Progression;
-use infinite_jazz_engine::listen::{Listen, PlayerNote};
+use infinite_jazz_engine::listen::{player_in_take, Listen, PlayerNote};
 use infinite_jazz_engine::section::{Instrument, Section};
 use infinite_jazz_engine::take::TakeInfo;
-use infinite_jazz_engine::worker::WorkerCommand;
+use infinite_jazz_engine::worker::{ArchivedSection, WorkerCommand};
 use infinite_jazz_files::background::Pending;
 use infinite_jazz_llm::config::ConfigError;
 use infinite_jazz_llm::source::ModelSource;
@@ -154,9 +154,22 @@ impl JazzEditor {
             .unwrap_or_default()
     }
 
-    fn history(&self) -> Vec<Section> {
+    fn history(&self) -> Vec<ArchivedSection> {
         self.link
-            .with_worker(|w| Some(w.status.history().into_iter().map(|a| a.section).collect()))
+            .with_worker(|w| Some(w.status.history()))
+            .unwrap_or_default()
+    }
+
+    /// The player's notes of the session, in the order they ended.
+    fn player_take(&self) -> Vec<PlayerNote> {
+        self.link
+            .with_worker(|w| {
+                w.status
+                    .player_take
+                    .lock()
+                    .ok()
+                    .map(|t| t.iter().copied().collect())
+            })
             .unwrap_or_default()
     }
 
@@ -251,10 +264,21 @@ impl JazzEditor {
         info.seed = Some(self.params.seed.value().max(0) as u64);
         info.prompt = self.steering().vibe;
         info.model = self.form.model.clone();
+        let archived = export_sections(&self.history(), bars);
+        let spans: Vec<(f64, f64)> = archived
+            .iter()
+            .map(|a| (a.start_beat, a.section.length_beats()))
+            .collect();
+        let heard = self.player_take();
+        let player = (!heard.is_empty()).then(|| {
+            let channel = (self.params.player_channel.value().clamp(1, 16) - 1) as u8;
+            (player_in_take(&spans, &heard), channel)
+        });
         let take = TakeExport {
-            sections: export_sections(&self.history(), bars),
+            sections: archived.into_iter().map(|a| a.section).collect(),
             config,
             info,
+            player,
         };
         let folder = PathBuf::from(self.export_folder.trim());
         self.export_message = Some("saving…".into());

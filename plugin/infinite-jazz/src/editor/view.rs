@@ -6,6 +6,7 @@ use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::section::{Instrument, Section, STEPS_PER_BEAT};
 use infinite_jazz_engine::sequencer::roll::RollSnapshot;
 use infinite_jazz_engine::timing::{section_note_spans, RuntimeConfig};
+use infinite_jazz_engine::worker::ArchivedSection;
 use infinite_jazz_llm::{Backend, UserConfig};
 
 /// The status line's contents, in words.
@@ -282,29 +283,33 @@ impl BackendForm {
     }
 }
 
-/// The last `bars` bars of the archive (all of it for `None`), cutting the oldest section.
-pub fn export_sections(archive: &[Section], bars: Option<usize>) -> Vec<Section> {
+/// The last `bars` bars of the archive (all of it for `None`), cutting the oldest section
+/// (whose start moves to where its kept bars began).
+pub fn export_sections(archive: &[ArchivedSection], bars: Option<usize>) -> Vec<ArchivedSection> {
     let Some(bars) = bars else {
         return archive.to_vec();
     };
     let mut out = Vec::new();
     let mut left = bars;
-    for section in archive.iter().rev() {
+    for archived in archive.iter().rev() {
         if left == 0 {
             break;
         }
+        let section = &archived.section;
         let section_bars = section.bars();
         if section_bars <= left {
-            out.push(section.clone());
+            out.push(archived.clone());
             left -= section_bars;
         } else {
             // Keep the end of this section: its last `left` bars.
-            let mut tail = section.clone();
-            let cut = (section_bars - left) * section.meter.steps_per_bar();
-            for part in &mut tail.parts {
+            let mut tail = archived.clone();
+            let cut_bars = section_bars - left;
+            let cut = cut_bars * section.meter.steps_per_bar();
+            for part in &mut tail.section.parts {
                 part.steps.drain(..cut);
             }
-            tail.total_steps -= cut;
+            tail.section.total_steps -= cut;
+            tail.start_beat += cut_bars as f64 * section.meter.quarters_per_bar();
             out.push(tail);
             left = 0;
         }
@@ -473,18 +478,26 @@ mod tests {
     fn exports_take_the_last_bars() {
         let config = RuntimeConfig::default();
         let mut composer = BuiltinComposer::new(&ComposerSettings::default());
-        let archive: Vec<Section> = (0..4)
-            .map(|_| composer.compose_next(&config).section)
+        let archive: Vec<ArchivedSection> = (0..4)
+            .map(|i| ArchivedSection {
+                section: composer.compose_next(&config).section,
+                origin: SectionOrigin::Primary,
+                start_beat: 8.0 * i as f64,
+            })
             .collect();
         assert_eq!(export_sections(&archive, None).len(), 4);
         let last3 = export_sections(&archive, Some(3));
-        assert_eq!(last3.iter().map(|s| s.total_steps).sum::<usize>(), 48);
-        assert_eq!(last3[1], archive[3]);
-        // The cut section keeps its last bar.
         assert_eq!(
-            last3[0].part(Instrument::Bass).steps[..],
-            archive[2].part(Instrument::Bass).steps[16..]
+            last3.iter().map(|s| s.section.total_steps).sum::<usize>(),
+            48
         );
+        assert_eq!(last3[1], archive[3]);
+        // The cut section keeps its last bar, which began a bar later.
+        assert_eq!(
+            last3[0].section.part(Instrument::Bass).steps[..],
+            archive[2].section.part(Instrument::Bass).steps[16..]
+        );
+        assert_eq!(last3[0].start_beat, 20.0);
         assert_eq!(export_sections(&archive, Some(100)).len(), 4);
     }
 }
