@@ -173,6 +173,9 @@ pub struct WorkerStatus {
     /// The player's notes of the last [`crate::player_capture::KEPT_BEATS`] (notes still held
     /// end at `f64::MAX`), for the editor's piano roll.
     pub player: Mutex<Vec<PlayerNote>>,
+    /// Bars the built-in composer answered because a listening model's answer would have come
+    /// too late.
+    pub late_answers: AtomicU64,
     /// The player's notes of the session (up to [`crate::listen::MAX_PLAYER_NOTES`], the
     /// latest kept), in the order they ended, for its take: see
     /// [`crate::listen::player_in_take`].
@@ -415,6 +418,8 @@ struct JobResult {
     result: Result<Section, SourceError>,
     generation: u32,
     elapsed: Duration,
+    /// The beat the section was asked for, when the band listens.
+    slot: Option<f64>,
 }
 
 /// How long dropping a runner waits for a call in flight. A source with a cancel handle ends
@@ -451,6 +456,7 @@ impl SourceRunner {
                         result,
                         generation: job.generation,
                         elapsed: started.elapsed(),
+                        slot: job.listening.as_ref().map(|(_, _, slot)| *slot),
                     });
                     if sent.is_err() {
                         break;
@@ -518,6 +524,11 @@ struct WorkerLoop {
     player: Option<Box<HeardPlayer>>,
     /// The listening mode the queued sections were written for.
     listening_to: Listen,
+    /// When a model listens: the built-in composer that answers in its place when its
+    /// answer would come too late, and the start beat of the last section handed out for
+    /// the bar line ahead (by either).
+    answer_composer: BuiltinComposer,
+    filled_slot: Option<f64>,
 }
 
 /// Sections handed out and waiting to be placed: the queues' capacity, plus room for those a
@@ -550,6 +561,7 @@ impl WorkerLoop {
             runner_is_builtin: true,
             in_flight: false,
             fallback: fallback_composer(&composer_settings),
+            answer_composer: answer_composer(&composer_settings),
             composer_settings,
             in_queue: VecDeque::new(),
             queue_changed: false,
@@ -561,6 +573,7 @@ impl WorkerLoop {
             next_serial: 0,
             player: None,
             listening_to: Listen::Off,
+            filled_slot: None,
         }
     }
 
@@ -620,6 +633,7 @@ impl WorkerLoop {
             if settings.composer != self.composer_settings {
                 self.composer_settings = settings.composer.clone();
                 self.fallback = fallback_composer(&self.composer_settings);
+                self.answer_composer = answer_composer(&self.composer_settings);
                 if self.runner_is_builtin {
                     let source = Box::new(BuiltinSource::new(&self.composer_settings));
                     self.replace_source(source, true);
@@ -781,10 +795,13 @@ impl WorkerLoop {
 
     fn request_more(&mut self, settings: &WorkerSettings) {
         let listen = self.listening(settings);
+        if let (Some(mode), false) = (listen, self.runner_is_builtin) {
+            self.listen_with_model(settings, mode);
+            return;
+        }
         // The built-in composer answers in a millisecond, so a listening band writes one bar
-        // at a time, just before it is due, from everything the player played until then. A
-        // model is asked ahead as usual, with what the player played so far.
-        let just_in_time = listen.is_some() && self.runner_is_builtin;
+        // at a time, just before it is due, from everything the player played until then.
+        let just_in_time = listen.is_some();
         let depth = if just_in_time {
             1
         } else {
@@ -827,6 +844,65 @@ impl WorkerLoop {
         }
     }
 
+    /// A model listening: it is asked for the section after the one playing as soon as that
+    /// one is placed, with what the player played so far; if its answer is not in by a 16th
+    /// before the bar line, the built-in composer answers that bar from everything heard, and
+    /// the model's answer, when it comes, is dropped.
+    fn listen_with_model(&mut self, settings: &WorkerSettings, mode: Listen) {
+        if self.current_queued() > 0 || self.queues.ready.slots() == 0 {
+            return;
+        }
+        let now = self.stats.position_beats();
+        let slot = self.stats.section_end();
+        if self.filled_slot == Some(slot) {
+            return;
+        }
+        let Some(player) = self.player.as_ref() else {
+            return;
+        };
+        let part = player.part(now);
+        let waiting = self.retry_at.is_some_and(|t| Instant::now() < t);
+        if !self.in_flight && !waiting {
+            let job = Job {
+                config: settings.config.clone(),
+                recent: self.recent.iter().cloned().collect(),
+                generation: self.stats.generation.load(Ordering::Relaxed),
+                listening: Some((mode, part.clone(), slot)),
+            };
+            if let Some(jobs) = &self.runner.jobs {
+                self.in_flight = jobs.send(job).is_ok();
+            }
+        }
+        if now < slot - ANSWER_LEAD_BEATS {
+            return;
+        }
+        let config = settings.config.clone().with_bars_per_section(1);
+        let listening = Listening {
+            mode,
+            player: &part,
+            start_beat: slot,
+        };
+        let section = self
+            .answer_composer
+            .compose_listening(&config, Some(&listening))
+            .section;
+        self.status.late_answers.fetch_add(1, Ordering::Relaxed);
+        let generation = self.stats.generation.load(Ordering::Relaxed);
+        self.push_ready(section, SectionOrigin::Fallback, generation);
+        self.filled_slot = Some(slot);
+    }
+
+    /// Hands a section to the ready queue.
+    fn push_ready(&mut self, section: Section, origin: SectionOrigin, generation: u32) {
+        let section_copy = section.clone();
+        let prepared = self.hand_out(section, origin, generation);
+        if self.queues.ready.push(prepared).is_ok() {
+            self.pushed += 1;
+            self.in_queue.push_back((generation, section_copy));
+            self.queue_changed = true;
+        }
+    }
+
     fn collect_result(&mut self, settings: &WorkerSettings) {
         // Several results per turn: the built-in composer answers in microseconds.
         for _ in 0..MAX_DEPTH {
@@ -843,14 +919,17 @@ impl WorkerLoop {
                         .sections_generated
                         .fetch_add(1, Ordering::Relaxed);
                     self.failures_in_a_row = 0;
-                    self.remember(section.clone());
-                    let section_copy = section.clone();
-                    let prepared = self.hand_out(section, SectionOrigin::Primary, done.generation);
-                    if self.queues.ready.push(prepared).is_ok() {
-                        self.pushed += 1;
-                        self.in_queue.push_back((done.generation, section_copy));
-                        self.queue_changed = true;
+                    if let Some(slot) = done.slot.filter(|_| !self.runner_is_builtin) {
+                        // A listening model's answer counts only for the bar line it was
+                        // asked for, and only if nothing played there yet.
+                        let ahead = self.stats.section_end();
+                        if self.filled_slot == Some(slot) || slot != ahead {
+                            continue;
+                        }
+                        self.filled_slot = Some(slot);
                     }
+                    self.remember(section.clone());
+                    self.push_ready(section, SectionOrigin::Primary, done.generation);
                 }
                 Err(e) => {
                     self.status.failures.fetch_add(1, Ordering::Relaxed);
@@ -869,6 +948,13 @@ impl WorkerLoop {
             self.request_more(settings);
         }
     }
+}
+
+fn answer_composer(settings: &ComposerSettings) -> BuiltinComposer {
+    BuiltinComposer::new(&ComposerSettings {
+        seed: settings.seed.wrapping_add(0x0A25_3E75),
+        ..settings.clone()
+    })
 }
 
 fn fallback_composer(settings: &ComposerSettings) -> BuiltinComposer {
