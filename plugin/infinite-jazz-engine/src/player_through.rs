@@ -31,6 +31,8 @@ pub struct PlayerThrough {
     next: usize,
     /// Channel + 1 of each key passed on as a note-on and not yet released; 0 when silent.
     sounding: [u8; 128],
+    /// How many of `sounding` are not 0 (kept, not counted: it is asked every block).
+    sounding_count: usize,
     /// Note-offs the host refused, by key (their channel is in `sounding`).
     owed: u128,
     /// The output channel of the block's note-ons, 0-based.
@@ -47,6 +49,7 @@ impl Default for PlayerThrough {
             len: 0,
             next: 0,
             sounding: [0; 128],
+            sounding_count: 0,
             owed: 0,
             channel: 3,
             offs_to_keep: 0,
@@ -60,7 +63,7 @@ impl PlayerThrough {
         self.len = 0;
         self.next = 0;
         self.channel = channel.min(15);
-        self.offs_to_keep = self.sounding.iter().filter(|c| **c != 0).count();
+        self.offs_to_keep = self.sounding_count;
     }
 
     /// A note-on (`velocity` 1..=127) or note-off (`velocity` 0) of `key` at `sample`; events
@@ -103,7 +106,7 @@ impl PlayerThrough {
                 return;
             }
             self.owed &= !(1 << key);
-            self.sounding[usize::from(key)] = 0;
+            self.set_sounding(usize::from(key), 0);
         }
         while self.next < self.len && self.events[self.next].sample <= sample {
             let e = self.events[self.next];
@@ -116,7 +119,7 @@ impl PlayerThrough {
                     key: e.key,
                     velocity: e.velocity,
                 }) {
-                    self.sounding[slot] = self.channel + 1;
+                    self.set_sounding(slot, self.channel + 1);
                 }
             } else if self.sounding[slot] != 0 {
                 let channel = self.sounding[slot] - 1;
@@ -125,12 +128,42 @@ impl PlayerThrough {
                     channel,
                     key: e.key,
                 }) {
-                    self.sounding[slot] = 0;
+                    self.set_sounding(slot, 0);
                 } else {
                     self.owed |= 1 << e.key;
                 }
             }
         }
+    }
+
+    fn set_sounding(&mut self, slot: usize, channel_plus_one: u8) {
+        match (self.sounding[slot] != 0, channel_plus_one != 0) {
+            (false, true) => self.sounding_count += 1,
+            (true, false) => self.sounding_count -= 1,
+            _ => {}
+        }
+        self.sounding[slot] = channel_plus_one;
+    }
+
+    /// Plays the band's block with this block's events interleaved in time order.
+    fn play_with(
+        &mut self,
+        sequencer: &mut Sequencer,
+        clock: Clock,
+        samples: usize,
+        live: &LiveSettings,
+        emit: &mut impl FnMut(MidiEvent) -> bool,
+    ) {
+        if self.is_idle() {
+            // Most blocks: nobody plays, nothing to interleave.
+            sequencer.process_bounded(clock, samples, live, &mut *emit);
+            return;
+        }
+        sequencer.process_bounded(clock, samples, live, |event| {
+            self.emit_until(event.sample(), &mut *emit);
+            emit(event)
+        });
+        self.finish_block(emit);
     }
 
     /// Sends the rest of the block's events.
@@ -152,7 +185,7 @@ impl PlayerThrough {
 
     /// Whether any of the player's notes is sounding on the output.
     pub fn is_sounding(&self) -> bool {
-        self.sounding.iter().any(|c| *c != 0)
+        self.sounding_count > 0
     }
 }
 
@@ -193,13 +226,14 @@ impl PlayerInput {
         bar_beats: f64,
         mut emit: impl FnMut(MidiEvent) -> bool,
     ) {
-        let mut live = *live;
         let listen = self.listen;
+        let mut sax_out = false;
         if let Clock::Rolling {
             start_beat,
             beats_per_sample,
         } = clock
         {
+            // Not listening (most sessions): nothing to stamp, nothing to gate.
             if listen != Listen::Off {
                 for (sample, key, velocity) in self.through.block_events() {
                     let beat = start_beat + f64::from(sample) * beats_per_sample;
@@ -210,27 +244,22 @@ impl PlayerInput {
                         capture.push(beat, key, velocity);
                     }
                 }
-            }
-            let end_beat = start_beat + samples as f64 * beats_per_sample;
-            let sounding = self.through.is_sounding();
-            if self
-                .gate
-                .sax_out(listen, start_beat, end_beat, bar_beats, sounding)
-            {
-                live.muted[Instrument::Sax.index()] = true;
+                let end_beat = start_beat + samples as f64 * beats_per_sample;
+                let sounding = self.through.is_sounding();
+                sax_out = self
+                    .gate
+                    .sax_out(listen, start_beat, end_beat, bar_beats, sounding);
             }
         }
-        let through = &mut self.through;
-        if through.is_idle() {
-            // Most blocks: nobody plays, nothing to interleave.
-            sequencer.process_bounded(clock, samples, &live, &mut emit);
-            return;
+        if sax_out {
+            let mut gated = *live;
+            gated.muted[Instrument::Sax.index()] = true;
+            self.through
+                .play_with(sequencer, clock, samples, &gated, &mut emit);
+        } else {
+            self.through
+                .play_with(sequencer, clock, samples, live, &mut emit);
         }
-        sequencer.process_bounded(clock, samples, &live, |event| {
-            through.emit_until(event.sample(), &mut emit);
-            emit(event)
-        });
-        through.finish_block(&mut emit);
     }
 }
 
@@ -292,6 +321,25 @@ mod tests {
             }],
             "a stray note-off is not passed on"
         );
+        assert!(!through.is_sounding());
+    }
+
+    #[test]
+    fn a_key_struck_twice_is_released_once() {
+        let mut through = PlayerThrough::default();
+        through.begin_block(3);
+        through.push(1, 60, 90);
+        through.push(2, 60, 90);
+        through.push(3, 62, 90);
+        run(&mut through, usize::MAX);
+        assert!(through.is_sounding());
+        through.begin_block(3);
+        through.push(0, 60, 0);
+        run(&mut through, usize::MAX);
+        assert!(through.is_sounding(), "62 still sounds");
+        through.begin_block(3);
+        through.push(0, 62, 0);
+        run(&mut through, usize::MAX);
         assert!(!through.is_sounding());
     }
 
