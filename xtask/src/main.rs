@@ -4,6 +4,8 @@
 //! are ours. Commands that need Debian packages install the missing ones first (apt-get as
 //! root, `sudo -n` otherwise) or say exactly what to install.
 
+mod real_music;
+
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,6 +54,7 @@ fn main() -> Result<()> {
         Some("install") => install(),
         Some("lint") => lint(),
         Some("validate") => validate(),
+        Some("real-music") => real_music::prepare(&target_dir()),
         Some("help") | Some("--help") | None => {
             println!(
                 "cargo xtask demo      install system packages, bundle both plugins, render a demo take\n\
@@ -59,6 +62,7 @@ fn main() -> Result<()> {
                  cargo xtask install   bundle, then copy the bundles to ~/.clap and ~/.vst3\n\
                  cargo xtask lint      cargo fmt --check and clippy with warnings as errors\n\
                  cargo xtask validate  bundle both plugins, then clap-validator (validate, fuzz) and the VST3 validator (-e)\n\
+                 cargo xtask real-music  fetch the real recordings Infini Loop is measured on (Debian packages)\n\
                  cargo xtask bundle <package> [--release]   (nice-plug-xtask)"
             );
             Ok(())
@@ -80,6 +84,11 @@ fn run(command: &mut Command) -> Result<()> {
 
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+/// The build's target folder (`CARGO_TARGET_DIR` or `target`).
+fn target_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()))
 }
 
 fn is_installed(package: &str) -> bool {
@@ -342,8 +351,7 @@ fn validate() -> Result<()> {
     let vst3 = validator("vst3-validator")?;
     // The same build the host-level tests load (nothing to compile after `test`), bundled.
     build_checked_plugins()?;
-    let target_dir =
-        PathBuf::from(std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()));
+    let target_dir = target_dir();
     for p in PLUGIN_PACKAGES {
         nice_plug_xtask::bundle(&target_dir, p, &[], false)?;
     }
