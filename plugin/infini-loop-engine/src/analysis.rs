@@ -483,10 +483,19 @@ fn analyze_mono(
     let frames = f.bands.len();
     let mut sorted_rms = f.rms.clone();
     sorted_rms.sort_by(f32::total_cmp);
-    let median = sorted_rms[sorted_rms.len() / 2];
-    if median <= 1e-5 {
+    // Silent only when nearly all of it is: real music may open with long silence.
+    let loud = sorted_rms[sorted_rms.len() * 95 / 100];
+    if loud <= 1e-5 {
         return Err(AnalysisError::Silent);
     }
+    // The typical level of the music, leaving the silent stretches out of it (60 dB under
+    // its loud frames).
+    let sounding: Vec<f32> = sorted_rms
+        .iter()
+        .copied()
+        .filter(|r| *r > loud * 1e-3)
+        .collect();
+    let median = sounding[sounding.len() / 2];
     // Frames loud enough to jump at: not silence, not the tail of a fade.
     let active: Vec<bool> = f.rms.iter().map(|r| *r > 0.3 * median).collect();
     let c = centred(&f.bands);

@@ -206,6 +206,23 @@ fn a_clip_shorter_than_the_minimum_loops_by_its_bar() {
 }
 
 #[test]
+fn music_after_a_long_silence_still_loops() {
+    // Twelve seconds of silence, then eight of a groove: more than half the clip is silent,
+    // as in a cut from a piece that opens quietly.
+    let p = period(120.0, 2, 9);
+    let mut x = vec![0.0f32; 12 * RATE as usize];
+    x.extend(tile(&p, 8.0));
+    let c = clip(x);
+    assert_whole_periods(&c, p.len(), &AnalysisOptions::default());
+    let best = analyze(&c, &AnalysisOptions::default())
+        .expect("a loop")
+        .best()
+        .map(|b| b.start)
+        .expect("candidate");
+    assert!(best >= 12 * RATE as usize, "the loop is in the music: {best}");
+}
+
+#[test]
 fn short_silent_and_noisy_clips_are_handled() {
     let short = clip(tile(&period(120.0, 1, 7), 1.5));
     assert!(matches!(
