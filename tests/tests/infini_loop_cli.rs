@@ -101,6 +101,83 @@ fn export_writes_the_loop_repeated_without_clicks() {
 }
 
 #[test]
+fn export_to_another_tempo_is_whole_bars_to_the_sample() {
+    let dir = scratch_dir("infini_loop_export_bpm");
+    let clip = dir.join("clip.wav");
+    // A bar of 2.2 s (109 BPM), exported at 120 BPM, where a bar lasts 2 s.
+    let source = write_clip(&clip, (2.2 * f64::from(RATE)) as usize, 14.0);
+    let json = infini_loop(&["analyze", clip.to_str().expect("p"), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let len = (v["loop_end"].as_u64().expect("e") - v["loop_start"].as_u64().expect("s")) as f64;
+    let bar = 2.0 * f64::from(RATE);
+    let read = |path: &Path| -> Vec<f32> {
+        hound::WavReader::open(path)
+            .expect("wav")
+            .samples::<f32>()
+            .map(|s| s.expect("sample"))
+            .collect()
+    };
+    let own = max_step(&source);
+    // The bar count nearest a ratio of 1, chosen by the command...
+    let auto = dir.join("auto.wav");
+    integration_tests::assert_success(&infini_loop(&[
+        "export",
+        clip.to_str().expect("p"),
+        auto.to_str().expect("p"),
+        "--to-bpm",
+        "120",
+        "--repeats",
+        "3",
+    ]));
+    let samples = read(&auto);
+    let bars = samples.len() as f64 / (3.0 * bar);
+    assert!(
+        bars.fract() == 0.0 && bars >= 1.0,
+        "{} samples: {bars} bars",
+        samples.len()
+    );
+    assert_eq!(bars, (len / bar).round().max(1.0), "the nearest whole bars");
+    assert!(
+        max_step(&samples) <= own * 1.5 + 1e-3,
+        "no clicks: {} vs {own}",
+        max_step(&samples)
+    );
+    // ...or given.
+    let given = (len / bar).round().max(1.0) as usize;
+    let out = dir.join("given.wav");
+    integration_tests::assert_success(&infini_loop(&[
+        "export",
+        clip.to_str().expect("p"),
+        out.to_str().expect("p"),
+        "--to-bpm",
+        "120",
+        "--bars",
+        &given.to_string(),
+        "--repeats",
+        "3",
+    ]));
+    assert_eq!(
+        read(&out).len(),
+        3 * given * bar as usize,
+        "exactly, to the sample"
+    );
+    // A ratio out of range is a clear error, and nothing is written.
+    let far = dir.join("far.wav");
+    let refused = infini_loop(&[
+        "export",
+        clip.to_str().expect("p"),
+        far.to_str().expect("p"),
+        "--to-bpm",
+        "120",
+        "--bars",
+        &(given * 4).to_string(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot be stretched"));
+    assert!(!far.exists());
+}
+
+#[test]
 fn generate_runs_musicgpt_without_a_shell_and_reports_each_failure() {
     let dir = scratch_dir("infini_loop_generate");
     let fake = binary("integration-tests", "fake-musicgpt");

@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// What building needs: ALSA for MIDI and audio I/O, JACK's headers (found with pkg-config),
-/// X11 and GL for the editors.
+/// X11 and GL for the editors, a C++ compiler and libclang for the time stretch (Signalsmith
+/// Stretch, built and bound by its build script).
 const BUILD_PACKAGES: &[&str] = &[
     "pkg-config",
+    "g++",
+    "libclang-dev",
     "libasound2-dev",
     "libx11-xcb-dev",
     "libxcb1-dev",

@@ -5,6 +5,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use infini_loop_engine::analysis::{analyze, AnalysisOptions};
 use infini_loop_engine::clip::Clip;
+use infini_loop_engine::stretch::stretch_to_frames;
 use std::hint::black_box;
 
 /// A two-bar groove at 118 BPM with a bass line and noise hats, tiled over `seconds`.
@@ -54,6 +55,20 @@ fn bench(c: &mut Criterion) {
         });
     }
     bounds.finish();
+    // Stretching a whole 30 s clip at 48 kHz stereo to 120 BPM's bars from 97 BPM's, as the
+    // worker does when the host's tempo is not the clip's (target: under a second).
+    let mono = groove(48_000, 30);
+    let stereo = Clip {
+        sample_rate: 48_000,
+        channels: vec![mono.channels[0].clone(), mono.channels[0].clone()],
+    };
+    let frames = (stereo.frames() as f64 * 97.0 / 120.0) as usize;
+    let mut stretch = c.benchmark_group("stretch");
+    stretch.sample_size(10);
+    stretch.bench_function("stretch 30 s at 48 kHz stereo by 0.81", |b| {
+        b.iter(|| stretch_to_frames(black_box(&stereo), frames))
+    });
+    stretch.finish();
 }
 
 criterion_group!(benches, bench);

@@ -4,6 +4,7 @@
 //! - [`prepare`]: resampling to the playback rate and loudness matching (EBU R128).
 //! - [`analysis`]: tempo and beat phase, and the loop points that play without a seam.
 //! - [`looper`]: the real-time player with crossfaded seams and clip transitions.
+//! - [`stretch`]: loops stretched to whole bars of another tempo, pitch kept.
 //!
 //! Nothing here knows about plugins or hosts.
 
@@ -16,5 +17,6 @@ pub mod decode;
 pub mod looper;
 pub mod prepare;
 pub mod source;
+pub mod stretch;
 pub mod user_config;
 pub mod worker;

@@ -219,7 +219,10 @@ fn music_after_a_long_silence_still_loops() {
         .best()
         .map(|b| b.start)
         .expect("candidate");
-    assert!(best >= 12 * RATE as usize, "the loop is in the music: {best}");
+    assert!(
+        best >= 12 * RATE as usize,
+        "the loop is in the music: {best}"
+    );
 }
 
 #[test]

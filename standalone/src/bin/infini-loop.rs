@@ -8,6 +8,7 @@ use infini_loop_engine::clip::Clip;
 use infini_loop_engine::decode::decode_file;
 use infini_loop_engine::looper::{looper, render_repeats, LooperSettings, PreparedLoop};
 use infini_loop_engine::source::{run_musicgpt, MusicGptRequest};
+use infini_loop_engine::stretch::{bars_for, stretch_to_frames, RATIO_RANGE};
 use infini_loop_engine::worker::{ClipSource, ClipWorker, ClipWorkerConfig};
 use infinite_jazz_files::{check_outputs, check_wav_size, write_atomically};
 use std::path::{Path, PathBuf};
@@ -86,6 +87,12 @@ enum Cmd {
         /// Crossfade across each seam, in milliseconds.
         #[arg(long, default_value_t = 10.0)]
         crossfade_ms: f64,
+        /// Stretch the loop (pitch kept) to whole 4/4 bars at this tempo.
+        #[arg(long)]
+        to_bpm: Option<f64>,
+        /// With --to-bpm: this many bars (default: the number whose stretch is nearest 1).
+        #[arg(long, requires = "to_bpm")]
+        bars: Option<usize>,
         #[command(flatten)]
         analysis: AnalysisArgs,
     },
@@ -146,8 +153,17 @@ fn main() -> ExitCode {
             out,
             repeats,
             crossfade_ms,
+            to_bpm,
+            bars,
             analysis,
-        } => cmd_export(&file, &out, repeats, crossfade_ms, &analysis),
+        } => cmd_export(
+            &file,
+            &out,
+            repeats,
+            crossfade_ms,
+            to_bpm.map(|bpm| (bpm, bars)),
+            &analysis,
+        ),
         Cmd::Generate {
             prompt,
             out,
@@ -253,6 +269,7 @@ fn cmd_export(
     out: &Path,
     repeats: usize,
     crossfade_ms: f64,
+    to_bpm: Option<(f64, Option<usize>)>,
     analysis: &AnalysisArgs,
 ) -> Result<()> {
     if !(1..=1000).contains(&repeats) {
@@ -270,22 +287,63 @@ fn cmd_export(
     let frames = (best.end - best.start) as u64 * repeats as u64;
     check_wav_size(frames, clip.channels.len() as u16, 32)?;
     let crossfade = (crossfade_ms / 1000.0 * f64::from(clip.sample_rate)) as usize;
-    let rendered = render_repeats(
-        PreparedLoop {
-            clip: std::sync::Arc::new(clip),
-            start: best.start,
-            end: best.end,
-            label: String::new(),
-        },
-        repeats,
-        crossfade,
-    );
+    let rate = f64::from(clip.sample_rate);
+    let loop_seconds = (best.end - best.start) as f64 / rate;
+    let prepared = |clip: Clip| PreparedLoop {
+        clip: std::sync::Arc::new(clip),
+        start: best.start,
+        end: best.end,
+        label: String::new(),
+    };
+    let Some((bpm, bars)) = to_bpm else {
+        let rendered = render_repeats(prepared(clip), repeats, crossfade);
+        write_float_wav(out, &rendered)?;
+        eprintln!(
+            "wrote {} ({} × {:.3} s loop)",
+            out.display(),
+            repeats,
+            loop_seconds
+        );
+        return Ok(());
+    };
+    if !(bpm.is_finite() && (20.0..=400.0).contains(&bpm)) {
+        return Err(anyhow!("--to-bpm must be between 20 and 400"));
+    }
+    let (bars, ratio) = bars_for(loop_seconds, bpm, 4.0, bars).ok_or_else(|| {
+        anyhow!(
+            "a {loop_seconds:.2} s loop cannot be stretched to {} at {bpm} BPM within ratios {:.1}-{:.1}",
+            bars.map_or("whole bars".to_string(), |b| format!("{b} bars")),
+            RATIO_RANGE.0,
+            RATIO_RANGE.1
+        )
+    })?;
+    // The loop's length at the new tempo, in frames, as a real number: repeats are placed on
+    // its multiples, so the file is exactly `repeats` × that long, to the frame.
+    let length = bars as f64 * 4.0 * 60.0 / bpm * rate;
+    check_wav_size(
+        (length * repeats as f64) as u64 + 1,
+        clip.channels.len() as u16,
+        32,
+    )?;
+    // A repeat before and after, stretched with the rest and cut off: the repeats kept are
+    // joined to each other as the stretched music is, seams included.
+    let padded = render_repeats(prepared(clip), repeats + 2, crossfade);
+    let total = ((repeats + 2) as f64 * length).round() as usize;
+    let stretched = stretch_to_frames(&padded, total)?;
+    let from = length.round() as usize;
+    let to = from + (repeats as f64 * length).round() as usize;
+    let rendered = Clip {
+        sample_rate: stretched.sample_rate,
+        channels: stretched
+            .channels
+            .iter()
+            .map(|c| c[from..to.min(c.len())].to_vec())
+            .collect(),
+    };
     write_float_wav(out, &rendered)?;
     eprintln!(
-        "wrote {} ({} × {:.3} s loop)",
-        out.display(),
-        repeats,
-        (best.end - best.start) as f64 / f64::from(rendered.sample_rate)
+        "wrote {} ({repeats} × {bars} bars at {bpm} BPM: the {loop_seconds:.3} s loop stretched by {ratio:.3})",
+        out.display()
     );
     Ok(())
 }
@@ -325,7 +383,7 @@ fn cmd_generate(prompt: &str, out: &Path, args: &MusicGptArgs, repeats: usize) -
             min_secs: 2.0,
             top: 5,
         };
-        cmd_export(&clip, out, repeats, 10.0, &analysis)
+        cmd_export(&clip, out, repeats, 10.0, None, &analysis)
     });
     let _ = std::fs::remove_dir_all(&dir);
     result

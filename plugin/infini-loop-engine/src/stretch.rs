@@ -1,0 +1,141 @@
+//! Loops in time with another tempo: how many bars a loop should span at the host's tempo
+//! ([`bars_for`]), and the audio stretched to exactly that length with its pitch kept
+//! ([`stretch_to_frames`], Signalsmith Stretch; run on a worker, never on the audio thread).
+
+use crate::clip::Clip;
+use thiserror::Error;
+
+/// Stretch ratios (new length over old) a loop is played at; outside them it plays at its own
+/// tempo, because the artefacts would be heard.
+pub const RATIO_RANGE: (f64, f64) = (0.7, 1.4);
+
+/// Why audio could not be stretched.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum StretchError {
+    /// Nothing to stretch, or nothing to stretch into.
+    #[error("cannot stretch {from} frames into {to}")]
+    Empty {
+        /// Frames of the input.
+        from: usize,
+        /// Frames asked for.
+        to: usize,
+    },
+    /// The ratio is far outside what a stretch can do well.
+    #[error("a stretch ratio of {0:.2} is out of range")]
+    Ratio(f64),
+}
+
+/// How a loop of `loop_beats` beats at `clip_bpm` fits the host's `host_bpm` in bars of
+/// `beats_per_bar`: the whole number of bars whose length makes the stretch ratio nearest 1
+/// (`bars` given: that many), and the ratio. `None` when no tempo is usable or the ratio is
+/// outside [`RATIO_RANGE`].
+pub fn bars_for(
+    loop_seconds: f64,
+    host_bpm: f64,
+    beats_per_bar: f64,
+    bars: Option<usize>,
+) -> Option<(usize, f64)> {
+    let usable = |v: f64| v.is_finite() && v > 0.0;
+    if !(usable(loop_seconds) && usable(host_bpm) && usable(beats_per_bar)) {
+        return None;
+    }
+    let bar_seconds = beats_per_bar * 60.0 / host_bpm;
+    let ratio = |n: usize| n as f64 * bar_seconds / loop_seconds;
+    let n = match bars {
+        Some(n) => n.max(1),
+        None => {
+            let estimate = (loop_seconds / bar_seconds).round().max(1.0) as usize;
+            // The nearest whole number of bars, or one either side when that is nearer in
+            // ratio (ratios compare on a log scale: 0.8 and 1.25 are equally far).
+            [estimate.saturating_sub(1).max(1), estimate, estimate + 1]
+                .into_iter()
+                .min_by(|a, b| ratio(*a).ln().abs().total_cmp(&ratio(*b).ln().abs()))?
+        }
+    };
+    let r = ratio(n);
+    (RATIO_RANGE.0..=RATIO_RANGE.1)
+        .contains(&r)
+        .then_some((n, r))
+}
+
+/// `clip` stretched (or squeezed) to exactly `frames` frames, pitch unchanged.
+pub fn stretch_to_frames(clip: &Clip, frames: usize) -> Result<Clip, StretchError> {
+    let from = clip.frames();
+    let channels = clip.channels.len();
+    if from == 0 || frames == 0 || channels == 0 {
+        return Err(StretchError::Empty { from, to: frames });
+    }
+    let ratio = frames as f64 / from as f64;
+    if !(0.25..=4.0).contains(&ratio) {
+        return Err(StretchError::Ratio(ratio));
+    }
+    let interleaved: Vec<f32> = (0..from)
+        .flat_map(|i| clip.channels.iter().map(move |c| c[i]))
+        .collect();
+    let mut out = vec![0.0f32; frames * channels];
+    let mut stretch =
+        signalsmith_stretch::Stretch::preset_default(channels as u32, clip.sample_rate.max(1));
+    stretch.exact(&interleaved, &mut out);
+    let mut result = vec![Vec::with_capacity(frames); channels];
+    for frame in out.chunks_exact(channels) {
+        for (c, s) in frame.iter().enumerate() {
+            result[c].push(*s);
+        }
+    }
+    Ok(Clip {
+        sample_rate: clip.sample_rate,
+        channels: result,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_count_keeps_the_ratio_nearest_one() {
+        // 7.42 s at 97 BPM is 3 bars (12 beats); at 120 BPM 4 bars last 8 s: ratio 1.08.
+        let (bars, ratio) = bars_for(7.42, 120.0, 4.0, None).expect("fits");
+        assert_eq!(bars, 4);
+        assert!((ratio - 8.0 / 7.42).abs() < 1e-9);
+        // An octave error in the clip's tempo does not matter: the length decides.
+        assert_eq!(bars_for(3.71, 120.0, 4.0, None).map(|b| b.0), Some(2));
+        // Asked for a bar count out of range: refused.
+        assert_eq!(bars_for(7.42, 120.0, 4.0, Some(8)), None);
+        assert_eq!(bars_for(7.42, 120.0, 4.0, Some(3)).map(|b| b.0), Some(3));
+        // At the limits.
+        assert!(bars_for(2.0 / 1.4, 120.0, 4.0, Some(1)).is_some());
+        assert!(bars_for(2.0 / 1.41, 120.0, 4.0, Some(1)).is_none());
+        for bad in [0.0, f64::NAN, -120.0, f64::INFINITY] {
+            assert_eq!(bars_for(7.42, bad, 4.0, None), None);
+            assert_eq!(bars_for(bad, 120.0, 4.0, None), None);
+        }
+    }
+
+    #[test]
+    fn stretching_gives_the_exact_length_and_keeps_the_pitch() {
+        let rate = 48_000;
+        let tone: Vec<f32> = (0..rate * 2)
+            .map(|i| 0.5 * (std::f32::consts::TAU * 440.0 * i as f32 / rate as f32).sin())
+            .collect();
+        let clip = Clip {
+            sample_rate: rate as u32,
+            channels: vec![tone.clone(), tone],
+        };
+        let out = stretch_to_frames(&clip, 115_000).expect("stretched");
+        assert_eq!(out.frames(), 115_000);
+        assert_eq!(out.channels.len(), 2);
+        // Zero crossings in the steady middle second: 440 Hz gives 880.
+        let mid = &out.channels[0][30_000..78_000];
+        let crossings = mid.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        assert!((436..=444).contains(&crossings), "{crossings} crossings");
+        assert!(matches!(
+            stretch_to_frames(&clip, 0),
+            Err(StretchError::Empty { .. })
+        ));
+        assert!(matches!(
+            stretch_to_frames(&clip, 10 * 96_000),
+            Err(StretchError::Ratio(_))
+        ));
+    }
+}
