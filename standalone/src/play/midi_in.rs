@@ -4,6 +4,7 @@
 //! renders (a few milliseconds later: the output's lookahead or audio buffer). JACK gives the
 //! player's notes to the process callback itself, to the frame.
 
+use super::midi_port::{pick_port, print_ports};
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::player_through::{note_from_midi, PlayerThrough};
 use midir::{MidiInput, MidiInputConnection};
@@ -19,17 +20,7 @@ fn open_input(name: &str) -> Result<MidiInput> {
 
 /// Prints the MIDI input ports, numbered as --midi-in takes them.
 pub fn list_inputs(name: &str) -> Result<()> {
-    let input = open_input(name)?;
-    let ports = input.ports();
-    if ports.is_empty() {
-        println!("no MIDI input ports");
-    }
-    for (i, port) in ports.iter().enumerate() {
-        println!(
-            "input {i}: {}",
-            input.port_name(port).unwrap_or_else(|_| "(unnamed)".into())
-        );
-    }
+    print_ports(&open_input(name)?, "input");
     Ok(())
 }
 
@@ -43,34 +34,11 @@ impl PlayerPort {
     /// Opens the input port `wanted` (its index or part of its name).
     pub fn open(client_name: &str, wanted: &str) -> Result<PlayerPort> {
         let input = open_input(client_name)?;
-        let ports = input.ports();
-        let names: Vec<String> = ports
-            .iter()
-            .map(|p| input.port_name(p).unwrap_or_default())
-            .collect();
-        let index = wanted
-            .parse::<usize>()
-            .ok()
-            .filter(|i| *i < ports.len())
-            .or_else(|| {
-                names
-                    .iter()
-                    .position(|n| n.to_lowercase().contains(&wanted.to_lowercase()))
-            })
-            .ok_or_else(|| {
-                anyhow!(
-                    "no MIDI input port matches {wanted:?}; available: {}",
-                    if names.is_empty() {
-                        "none".to_string()
-                    } else {
-                        names.join(", ")
-                    }
-                )
-            })?;
+        let (port, name) = pick_port(&input, wanted, "input")?;
         let (mut producer, notes) = rtrb::RingBuffer::new(RING);
         let connection = input
             .connect(
-                &ports[index],
+                &port,
                 "player",
                 move |_, bytes, _| {
                     if let Some(note) = note_from_midi(bytes) {
@@ -80,7 +48,7 @@ impl PlayerPort {
                 },
                 (),
             )
-            .map_err(|e| anyhow!("cannot open the MIDI input {}: {e}", names[index]))?;
+            .map_err(|e| anyhow!("cannot open the MIDI input {name}: {e}"))?;
         Ok(PlayerPort {
             _connection: connection,
             notes,

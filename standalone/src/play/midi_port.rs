@@ -8,7 +8,7 @@ use super::{midi_bytes, Band, Control, PlayArgs, Running};
 use anyhow::{anyhow, Result};
 use infinite_jazz_engine::sequencer::{Clock, MidiEvent};
 use infinite_jazz_engine::worker::SectionWorker;
-use midir::{MidiOutput, MidiOutputConnection};
+use midir::{MidiIO, MidiOutput, MidiOutputConnection};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -30,18 +30,51 @@ fn open_output(name: &str) -> Result<MidiOutput> {
 }
 
 pub fn list_ports(name: &str) -> Result<()> {
-    let out = open_output(name)?;
-    let ports = out.ports();
+    print_ports(&open_output(name)?, "output");
+    Ok(())
+}
+
+/// Prints `io`'s ports, numbered as --port and --midi-in take them.
+pub fn print_ports<T: MidiIO>(io: &T, kind: &str) {
+    let ports = io.ports();
     if ports.is_empty() {
-        println!("no MIDI output ports");
+        println!("no MIDI {kind} ports");
     }
     for (i, port) in ports.iter().enumerate() {
         println!(
-            "{i}: {}",
-            out.port_name(port).unwrap_or_else(|_| "(unnamed)".into())
+            "{kind} {i}: {}",
+            io.port_name(port).unwrap_or_else(|_| "(unnamed)".into())
         );
     }
-    Ok(())
+}
+
+/// The port of `io` that `wanted` names (its index or part of its name), and its name.
+pub fn pick_port<T: MidiIO>(io: &T, wanted: &str, kind: &str) -> Result<(T::Port, String)> {
+    let ports = io.ports();
+    let names: Vec<String> = ports
+        .iter()
+        .map(|p| io.port_name(p).unwrap_or_default())
+        .collect();
+    let index = wanted
+        .parse::<usize>()
+        .ok()
+        .filter(|i| *i < ports.len())
+        .or_else(|| {
+            names
+                .iter()
+                .position(|n| n.to_lowercase().contains(&wanted.to_lowercase()))
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "no MIDI {kind} port matches {wanted:?}; available: {}",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        })?;
+    Ok((ports[index].clone(), names[index].clone()))
 }
 
 fn connect(out: MidiOutput, args: &PlayArgs, virtual_port: bool) -> Result<MidiOutputConnection> {
@@ -56,36 +89,13 @@ fn connect(out: MidiOutput, args: &PlayArgs, virtual_port: bool) -> Result<MidiO
         #[cfg(not(unix))]
         return Err(anyhow!("virtual MIDI ports need ALSA or CoreMIDI"));
     }
-    let ports = out.ports();
-    let names: Vec<String> = ports
-        .iter()
-        .map(|p| out.port_name(p).unwrap_or_default())
-        .collect();
     let wanted = args
         .port
         .as_deref()
         .ok_or_else(|| anyhow!("choose a port with --port NAME-OR-INDEX (see --list-ports)"))?;
-    let index = wanted
-        .parse::<usize>()
-        .ok()
-        .filter(|i| *i < ports.len())
-        .or_else(|| {
-            names
-                .iter()
-                .position(|n| n.to_lowercase().contains(&wanted.to_lowercase()))
-        })
-        .ok_or_else(|| {
-            anyhow!(
-                "no MIDI output port matches {wanted:?}; available: {}",
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            )
-        })?;
-    out.connect(&ports[index], &args.client_name)
-        .map_err(|e| anyhow!("cannot open {}: {e}", names[index]))
+    let (port, name) = pick_port(&out, wanted, "output")?;
+    out.connect(&port, &args.client_name)
+        .map_err(|e| anyhow!("cannot open {name}: {e}"))
 }
 
 struct PortRunning {

@@ -69,12 +69,12 @@ impl PianoRoll {
                 stroke,
             );
         };
-        for (i, instrument) in Instrument::ALL.iter().enumerate() {
-            let top = area.top() + lane_h * i as f32;
+        let lane_header = |lane: usize, label: &str| {
+            let top = area.top() + lane_h * lane as f32;
             painter.text(
                 Pos2::new(area.left() + 4.0, top + 2.0),
                 egui::Align2::LEFT_TOP,
-                instrument.header(),
+                label,
                 egui::FontId::proportional(11.0),
                 Color32::from_gray(140),
             );
@@ -82,6 +82,21 @@ impl PianoRoll {
                 [Pos2::new(area.left(), top), Pos2::new(area.right(), top)],
                 Stroke::new(1.0, Color32::from_gray(45)),
             );
+        };
+        // A note in `lane` from beat `x0` to `x1`, `height` up its lane (0 to 1).
+        let note = |lane: usize, x0: f32, x1: f32, height: f32, color: Color32| {
+            let y = area.top() + lane_h * (lane as f32 + 1.0) - 6.0 - height * (lane_h - 14.0);
+            painter.rect_filled(
+                Rect::from_min_max(
+                    Pos2::new(x(x0), y - 2.5),
+                    Pos2::new(x(x1).max(x(x0) + 2.0), y + 2.5),
+                ),
+                1.0,
+                color,
+            );
+        };
+        for (i, instrument) in Instrument::ALL.iter().enumerate() {
+            lane_header(i, instrument.header());
         }
         // Bar lines of the section's meter, from its start.
         let bar_beats = (self.snapshot.bar_beats as f32).max(0.25);
@@ -91,46 +106,19 @@ impl PianoRoll {
             bar += bar_beats;
         }
         for r in &rects {
-            let lane = r.instrument.index() as f32;
-            let y = area.top() + lane_h * (lane + 1.0) - 6.0 - r.height * (lane_h - 14.0);
+            let lane = r.instrument.index();
             let color = if r.playing {
-                LANE_COLORS[r.instrument.index()]
+                LANE_COLORS[lane]
             } else {
-                LANE_COLORS[r.instrument.index()].gamma_multiply(0.45)
+                LANE_COLORS[lane].gamma_multiply(0.45)
             };
-            painter.rect_filled(
-                Rect::from_min_max(
-                    Pos2::new(x(r.x0), y - 2.5),
-                    Pos2::new(x(r.x1).max(x(r.x0) + 2.0), y + 2.5),
-                ),
-                1.0,
-                color,
-            );
+            note(lane, r.x0, r.x1, r.height, color);
         }
         let now = link.stats.position_beats();
         if let Some(notes) = player {
-            let top = area.top() + lane_h * 4.0;
-            painter.text(
-                Pos2::new(area.left() + 4.0, top + 2.0),
-                egui::Align2::LEFT_TOP,
-                "PLAYER",
-                egui::FontId::proportional(11.0),
-                Color32::from_gray(140),
-            );
-            painter.line_segment(
-                [Pos2::new(area.left(), top), Pos2::new(area.right(), top)],
-                Stroke::new(1.0, Color32::from_gray(45)),
-            );
+            lane_header(4, "PLAYER");
             for r in player_rects(notes, self.snapshot.section_start, now, ROLL_BEATS) {
-                let y = area.top() + lane_h * 5.0 - 6.0 - r.height * (lane_h - 14.0);
-                painter.rect_filled(
-                    Rect::from_min_max(
-                        Pos2::new(x(r.x0), y - 2.5),
-                        Pos2::new(x(r.x1).max(x(r.x0) + 2.0), y + 2.5),
-                    ),
-                    1.0,
-                    PLAYER_COLOR,
-                );
+                note(4, r.x0, r.x1, r.height, PLAYER_COLOR);
             }
         }
         let into_section = (now - self.snapshot.section_start) as f32;
