@@ -665,6 +665,9 @@ fn a_player_on_a_jack_midi_input_passes_through_and_trades_with_the_sax() {
     for (got, want) in take.iter().zip(&sent) {
         assert!((got - want).abs() < 0.01, "{got} for {want}");
     }
+    // And the take's text shows the player's part under each section.
+    let text = std::fs::read_to_string(saved.join("take.txt")).expect("take.txt");
+    assert!(text.contains("\nPLAYER\nC4:100"), "the lick's first note");
 }
 
 /// The note-on beats of the track named "Player" in a MIDI file.

@@ -1,14 +1,15 @@
 //! A take on disk: tracker text with `# key: value` metadata, readable back into music.
 
 use super::feel::Feel;
+use super::listen::PlayerPart;
 use super::meter::Meter;
 use super::section::Section;
 use super::timing::{
     RuntimeConfig, MAX_BARS_PER_SECTION, MAX_SWING, MAX_TEMPO, MIN_SWING, MIN_TEMPO,
 };
 use super::tracker::{
-    leading_metadata, parse_section, section_meter, split_sections, write_document, ParseError,
-    RepairLog,
+    leading_metadata, parse_section, section_meter, split_sections, write_document,
+    write_document_with_player, ParseError, RepairLog,
 };
 use thiserror::Error;
 
@@ -150,6 +151,16 @@ pub fn write_take(info: &TakeInfo, sections: &[Section]) -> String {
     write_document(&info.metadata(), sections)
 }
 
+/// [`write_take`] with the player's part (on the take's beats, from 0) as a `PLAYER` block
+/// after each section; reading the take back skips those blocks.
+pub fn write_take_with_player(
+    info: &TakeInfo,
+    sections: &[Section],
+    player: &PlayerPart,
+) -> String {
+    write_document_with_player(&info.metadata(), sections, player)
+}
+
 /// A take that cannot be read back.
 #[derive(Debug, Error)]
 pub enum TakeError {
@@ -279,6 +290,35 @@ mod tests {
         assert_eq!(read.sections, sections);
         assert_eq!(read.config, config);
         assert!(read.repairs.is_empty());
+    }
+
+    #[test]
+    fn a_take_with_the_players_part_shows_it_and_reads_back_the_same() {
+        use crate::listen::PlayerNote;
+        let config = RuntimeConfig::default();
+        let mut composer = BuiltinComposer::new(&ComposerSettings::default());
+        let sections: Vec<Section> = (0..2)
+            .map(|_| composer.compose_next(&config).section)
+            .collect();
+        // A C4 on the second section's first beat, held for a beat.
+        let player = PlayerPart::new([PlayerNote {
+            start: 8.0,
+            end: 9.0,
+            key: 60,
+            velocity: 90,
+        }]);
+        let text = write_take_with_player(&TakeInfo::from_config(&config), &sections, &player);
+        let second = split_sections(&text)[1];
+        let block: Vec<&str> = second
+            .lines()
+            .skip_while(|l| l.trim() != "PLAYER")
+            .skip(1)
+            .collect();
+        assert_eq!(block.len(), 32);
+        assert_eq!(block[..5], ["C4:90", "^", "^", "^", "."]);
+        assert_eq!(text.matches("\nPLAYER\n").count(), 2);
+        let read = read_take(&text, RuntimeConfig::default()).expect("reads");
+        assert_eq!(read.sections, sections, "the band's part is unchanged");
     }
 
     #[test]

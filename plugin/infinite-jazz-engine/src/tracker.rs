@@ -21,6 +21,7 @@
 //! the resulting [`Section`] always has the configured length, in-range notes and audible
 //! velocities.
 
+use super::listen::PlayerPart;
 use super::meter::Meter;
 use super::pitch::{note_name, parse_note_name};
 use super::section::{Instrument, Note, Section, Step, MAX_NOTES_PER_STEP};
@@ -756,14 +757,70 @@ pub const SECTION_MARKER_KEY: &str = "section";
 /// Writes `# key: value` lines, then each section after a `# section: N` marker. When any
 /// section is not in 4/4, every section states its meter, so none depends on the header's.
 pub fn write_document(metadata: &[(String, String)], sections: &[Section]) -> String {
+    write_sections(metadata, sections, None)
+}
+
+/// The lines of a `PLAYER` block: what `player` played in the `steps` 16ths from `from_beat`,
+/// on the straight 16th grid (`C4:90` at an onset, several joined by commas, `^` while held,
+/// `.` in silence). The band's parser skips such blocks; they are for the reader (a model, a
+/// musician looking at a take).
+pub fn player_lines(player: &PlayerPart, from_beat: f64, steps: usize) -> Vec<String> {
+    let mut lines = vec![String::from("."); steps];
+    if steps == 0 {
+        return lines;
+    }
+    let to_beat = from_beat + steps as f64 / 4.0;
+    for note in player.starting_in(from_beat, to_beat) {
+        let at = (((note.start - from_beat) * 4.0).round() as usize).min(steps - 1);
+        let held = (((note.end - note.start) * 4.0).round() as usize).max(1);
+        let name = format!("{}:{}", note_name(note.key), note.velocity);
+        if lines[at] == "." || lines[at] == "^" {
+            lines[at] = name;
+        } else {
+            lines[at].push(',');
+            lines[at].push_str(&name);
+        }
+        for line in lines.iter_mut().take((at + held).min(steps)).skip(at + 1) {
+            if line == "." {
+                *line = "^".to_string();
+            }
+        }
+    }
+    lines
+}
+
+/// [`write_document`] with each section followed by the `PLAYER` block of what `player`
+/// played over it (the sections laid end to end from beat 0).
+pub fn write_document_with_player(
+    metadata: &[(String, String)],
+    sections: &[Section],
+    player: &PlayerPart,
+) -> String {
+    write_sections(metadata, sections, Some(player))
+}
+
+fn write_sections(
+    metadata: &[(String, String)],
+    sections: &[Section],
+    player: Option<&PlayerPart>,
+) -> String {
     let mut out = String::new();
     for (key, value) in metadata {
         out.push_str(&format!("# {key}: {}\n", value.replace('\n', " ")));
     }
     let meter_lines = sections.iter().any(|s| s.meter != Meter::COMMON);
+    let mut beat = 0.0;
     for (i, section) in sections.iter().enumerate() {
         out.push_str(&format!("\n# {SECTION_MARKER_KEY}: {}\n", i + 1));
         out.push_str(&write_section_with(section, meter_lines));
+        if let Some(player) = player {
+            out.push_str("\nPLAYER\n");
+            for line in player_lines(player, beat, section.total_steps) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        beat += section.length_beats();
     }
     out
 }

@@ -5,12 +5,12 @@ use crate::chat::Prompt;
 use crate::config::{config_dir, LlmSettings};
 use infinite_jazz_engine::composer::Listening;
 use infinite_jazz_engine::feel::Feel;
-use infinite_jazz_engine::listen::Listen;
+use infinite_jazz_engine::listen::{bar_of_beat, players_turn, Listen};
 use infinite_jazz_engine::meter::Meter;
 use infinite_jazz_engine::pitch::note_name;
 use infinite_jazz_engine::section::{Instrument, Section, Step};
 use infinite_jazz_engine::timing::{RuntimeConfig, MIN_SWING};
-use infinite_jazz_engine::tracker::write_section;
+use infinite_jazz_engine::tracker::{player_lines, write_section};
 use thiserror::Error;
 
 /// Presets that ship with the plugin; users add their own as `<config dir>/prompts/NAME.txt`.
@@ -102,23 +102,7 @@ pub fn last_steps(recent: &[Section], steps: usize) -> Option<Section> {
 /// the tracker format, on the straight 16th grid), and what the band is to do with it.
 pub fn player_text(listening: &Listening, steps: usize, config: &RuntimeConfig) -> String {
     let from = listening.start_beat - steps as f64 / 4.0;
-    let mut lines = vec![String::from("."); steps];
-    for note in listening.player.starting_in(from, listening.start_beat) {
-        let at = (((note.start - from) * 4.0).round() as usize).min(steps - 1);
-        let held = (((note.end - note.start) * 4.0).round() as usize).max(1);
-        let name = format!("{}:{}", note_name(note.key), note.velocity);
-        if lines[at] == "." || lines[at] == "^" {
-            lines[at] = name;
-        } else {
-            lines[at].push(',');
-            lines[at].push_str(&name);
-        }
-        for line in lines.iter_mut().take((at + held).min(steps)).skip(at + 1) {
-            if line == "." {
-                *line = "^".to_string();
-            }
-        }
-    }
+    let lines = player_lines(listening.player, from, steps);
     let mut text = format!(
         "\nA musician plays with the band (PLAYER). What they played in the last {steps} steps, \
          one line per 16th as above:\n\nPLAYER\n{}\n\n",
@@ -132,9 +116,9 @@ pub fn player_text(listening: &Listening, steps: usize, config: &RuntimeConfig) 
              sparsely and softly; SAX comes back in only after the PLAYER has rested a whole bar."
             .to_string(),
         Listen::Trade { bars: turn } => {
-            let first = (listening.start_beat / bar_beats).round() as usize;
+            let first = bar_of_beat(listening.start_beat + bar_beats / 2.0, bar_beats);
             let sax_bars: Vec<String> = (0..bars)
-                .filter(|b| ((first + b) / turn.max(1)) % 2 == 1)
+                .filter(|b| !players_turn(first + b, turn))
                 .map(|b| (b + 1).to_string())
                 .collect();
             format!(

@@ -5,7 +5,7 @@
 use infinite_jazz_engine::listen::PlayerPart;
 use infinite_jazz_engine::midi_file::{write_smf_with_player, MidiFileError};
 use infinite_jazz_engine::section::Section;
-use infinite_jazz_engine::take::{write_take, TakeInfo};
+use infinite_jazz_engine::take::{write_take, write_take_with_player, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_files::{create_folder, unused_stem, write_bytes_atomically, FileError};
 use std::path::{Path, PathBuf};
@@ -46,7 +46,10 @@ impl TakeExport {
         let player = self.player.as_ref().map(|(part, channel)| (part, *channel));
         let midi = write_smf_with_player(&self.sections, &self.config, player)?;
         write_bytes_atomically(&base.with_extension("mid"), &midi)?;
-        let text = write_take(&self.info, &self.sections);
+        let text = match &self.player {
+            Some((part, _)) => write_take_with_player(&self.info, &self.sections, part),
+            None => write_take(&self.info, &self.sections),
+        };
         write_bytes_atomically(&base.with_extension("txt"), text.as_bytes())?;
         Ok(base)
     }
@@ -133,6 +136,12 @@ mod tests {
             3,
         ));
         assert_eq!(tracks(&export), (without + 1, true));
+        let base = export.save(&dir, 8).expect("saves");
+        let text = std::fs::read_to_string(base.with_extension("txt")).expect("text");
+        assert!(
+            text.contains("\nPLAYER\n") && text.contains("E4:80"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use infinite_jazz_engine::sequencer::{
     BarGrid, Clock, LiveSettings, MidiEvent, Sequencer, SequencerStats,
 };
 use infinite_jazz_engine::take::truncate_bars;
-use infinite_jazz_engine::take::{write_take, TakeInfo};
+use infinite_jazz_engine::take::{write_take, write_take_with_player, TakeInfo};
 use infinite_jazz_engine::timing::RuntimeConfig;
 use infinite_jazz_engine::tracker::write_document;
 use infinite_jazz_engine::worker::{
@@ -482,7 +482,11 @@ fn save_session(
         write_bytes_atomically(&path, document.as_bytes())?;
     }
     let all: Vec<Section> = sections.iter().map(|(s, _, _)| s.clone()).collect();
-    write_bytes_atomically(&dir.join("take.txt"), write_take(&info, &all).as_bytes())?;
+    let take = match &player {
+        Some((part, _)) => write_take_with_player(&info, &all, part),
+        None => write_take(&info, &all),
+    };
+    write_bytes_atomically(&dir.join("take.txt"), take.as_bytes())?;
     let player = player.as_ref().map(|(part, channel)| (part, *channel));
     write_bytes_atomically(
         &dir.join("take.mid"),
