@@ -22,6 +22,7 @@ fn config(timeout: Duration) -> ClipWorkerConfig {
         loudness_target: -16.0,
         prefetch: 1,
         bpm: None,
+        to_bpm: None,
     }
 }
 
@@ -152,4 +153,43 @@ fn dropping_a_worker_mid_preparation_does_not_wait_for_it() {
             started.elapsed()
         );
     }
+}
+
+/// With a tempo to play at, a loop is prepared stretched to whole bars of it, to the frame.
+#[test]
+fn a_loop_prepared_for_another_tempo_lasts_whole_bars_of_it() {
+    use infini_loop_engine::worker::prepare_clip;
+    let dir = integration_tests::scratch_dir("clip_worker_to_bpm");
+    let rate = 48_000u32;
+    // A 2.4 s bar (100 BPM): at 120 BPM a bar lasts 2 s.
+    let bar = (2.4 * f64::from(rate)) as usize;
+    let samples = (0..12 * rate as usize).map(|i| {
+        let t = (i % bar) as f32 / rate as f32;
+        let note = [220.0f32, 277.2, 329.6, 440.0][(i % bar) * 4 / bar];
+        0.4 * (std::f32::consts::TAU * note * t).sin() * (-t * 3.0).exp()
+    });
+    let path = dir.join("bar.wav");
+    integration_tests::write_mono_wav(&path, rate, samples);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let plain = ClipWorkerConfig::default();
+    let (own, _) = prepare_clip(&path, &plain, &stop).expect("prepared");
+    let in_time = ClipWorkerConfig {
+        to_bpm: Some(120.0),
+        ..ClipWorkerConfig::default()
+    };
+    let (stretched, _) = prepare_clip(&path, &in_time, &stop).expect("prepared");
+    let own_seconds = (own.end - own.start) as f64 / f64::from(rate);
+    let bars = (own_seconds / 2.0).round().max(1.0) as usize;
+    assert_eq!(
+        stretched.end - stretched.start,
+        bars * 2 * rate as usize,
+        "{own_seconds} s at its own tempo becomes {bars} bars of 2 s"
+    );
+    // At 20 BPM a bar lasts 12 s: no ratio a stretch does well, so its own tempo.
+    let far = ClipWorkerConfig {
+        to_bpm: Some(20.0),
+        ..ClipWorkerConfig::default()
+    };
+    let (unchanged, _) = prepare_clip(&path, &far, &stop).expect("prepared");
+    assert_eq!(unchanged.end - unchanged.start, own.end - own.start);
 }

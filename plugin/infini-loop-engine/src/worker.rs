@@ -42,6 +42,9 @@ pub struct ClipWorkerConfig {
     pub prefetch: usize,
     /// The tempo of the clips, when the user knows it; estimated per clip otherwise.
     pub bpm: Option<f64>,
+    /// Play each loop stretched (pitch kept) to whole 4/4 bars at this tempo, when the ratio
+    /// allows ([`crate::stretch::bars_for`]); otherwise, or when `None`, at its own tempo.
+    pub to_bpm: Option<f64>,
 }
 
 impl Default for ClipWorkerConfig {
@@ -53,6 +56,7 @@ impl Default for ClipWorkerConfig {
             loudness_target: -16.0,
             prefetch: 2,
             bpm: None,
+            to_bpm: None,
         }
     }
 }
@@ -166,6 +170,31 @@ impl Drop for ClipWorker {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+}
+
+/// The loop stretched to whole bars at `bpm`: its audio rendered three times over (seams
+/// crossfaded as the looper would), stretched whole, and the middle repeat looped, so that the
+/// audio before its end and before its start join as the stretched music does. A loop that
+/// cannot be stretched well comes back unchanged.
+fn in_time(prepared: PreparedLoop, bpm: f64) -> Result<PreparedLoop, PreparedLoop> {
+    let rate = f64::from(prepared.clip.sample_rate.max(1));
+    let seconds = (prepared.end - prepared.start) as f64 / rate;
+    let Some((bars, _ratio)) = crate::stretch::bars_for(seconds, bpm, 4.0, None) else {
+        return Err(prepared);
+    };
+    let length = bars as f64 * 4.0 * 60.0 / bpm * rate;
+    let seam = (0.01 * rate) as usize;
+    let label = prepared.label.clone();
+    let padded = crate::looper::render_repeats(prepared.clone(), 3, seam);
+    match crate::stretch::stretch_to_frames(&padded, (3.0 * length).round() as usize) {
+        Ok(stretched) => Ok(PreparedLoop {
+            start: length.round() as usize,
+            end: (2.0 * length).round() as usize,
+            clip: Arc::new(stretched),
+            label,
+        }),
+        Err(_) => Err(prepared),
     }
 }
 
@@ -285,6 +314,13 @@ pub fn prepare_clip(
         end: at(best.end),
         clip,
         label,
+    };
+    let prepared = match config.to_bpm {
+        Some(bpm) => {
+            stopped()?;
+            in_time(prepared, bpm).unwrap_or_else(|unchanged| unchanged)
+        }
+        None => prepared,
     };
     Ok((prepared, view))
 }

@@ -224,6 +224,7 @@ impl InfiniLoopParams {
             loudness_target: f64::from(self.loudness.value()),
             prefetch: self.prefetch.value().clamp(1, 4) as usize,
             bpm: None,
+            to_bpm: None,
         }
     }
 

@@ -121,6 +121,9 @@ enum Cmd {
         /// Crossfade between clips, in seconds.
         #[arg(long, default_value_t = 2.0)]
         transition_secs: f64,
+        /// Stretch each loop (pitch kept) to whole 4/4 bars at this tempo.
+        #[arg(long)]
+        to_bpm: Option<f64>,
     },
 }
 
@@ -176,6 +179,7 @@ fn main() -> ExitCode {
             musicgpt,
             repeats,
             transition_secs,
+            to_bpm,
         } => {
             // `play "a prompt"`: one argument that names no file.
             let (files, prompt) = match (prompt, files.as_slice()) {
@@ -188,6 +192,7 @@ fn main() -> ExitCode {
                 &musicgpt,
                 repeats,
                 transition_secs,
+                to_bpm,
             )
         }
     };
@@ -395,8 +400,12 @@ fn cmd_play(
     args: &MusicGptArgs,
     repeats: u32,
     transition_secs: f64,
+    to_bpm: Option<f64>,
 ) -> Result<()> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    if to_bpm.is_some_and(|bpm| !(bpm.is_finite() && (20.0..=400.0).contains(&bpm))) {
+        return Err(anyhow!("--to-bpm must be between 20 and 400"));
+    }
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     if files.is_empty() && prompt.is_none() {
@@ -473,6 +482,7 @@ fn cmd_play(
             source,
             sample_rate: rate,
             prefetch: 1,
+            to_bpm,
             ..Default::default()
         },
     )?;
