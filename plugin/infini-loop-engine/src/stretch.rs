@@ -3,6 +3,7 @@
 //! ([`stretch_to_frames`], Signalsmith Stretch; run on a worker, never on the audio thread).
 
 use crate::clip::Clip;
+use crate::looper::{render_repeats, PreparedLoop};
 use thiserror::Error;
 
 /// Stretch ratios (new length over old) a loop is played at; outside them it plays at its own
@@ -86,6 +87,26 @@ pub fn stretch_to_frames(clip: &Clip, frames: usize) -> Result<Clip, StretchErro
         sample_rate: clip.sample_rate,
         channels: result,
     })
+}
+
+/// `repeats` repeats of `prepared`'s loop stretched to `length` frames each (a real number:
+/// repeat k starts at the nearest frame to k × `length`), seams crossfaded over `seam` frames.
+/// The loop is rendered with a repeat before and after, the whole stretched at once and the
+/// padding left out of the range returned, so the repeats (and the last one into the first,
+/// when looped) join as the stretched music does. Returns the stretched audio and the range
+/// of the repeats in it.
+pub fn stretched_repeats(
+    prepared: &PreparedLoop,
+    repeats: usize,
+    seam: usize,
+    length: f64,
+) -> Result<(Clip, std::ops::Range<usize>), StretchError> {
+    let padded = render_repeats(prepared.clone(), repeats + 2, seam);
+    let total = ((repeats + 2) as f64 * length).round() as usize;
+    let stretched = stretch_to_frames(&padded, total)?;
+    let from = length.round() as usize;
+    let to = (from + (repeats as f64 * length).round() as usize).min(stretched.frames());
+    Ok((stretched, from..to))
 }
 
 #[cfg(test)]

@@ -173,10 +173,9 @@ impl Drop for ClipWorker {
     }
 }
 
-/// The loop stretched to whole bars at `bpm`: its audio rendered three times over (seams
-/// crossfaded as the looper would), stretched whole, and the middle repeat looped, so that the
-/// audio before its end and before its start join as the stretched music does. A loop that
-/// cannot be stretched well comes back unchanged.
+/// The loop stretched to whole bars at `bpm` ([`crate::stretch::stretched_repeats`] of one
+/// repeat, looped between its neighbours); a loop that cannot be stretched well comes back
+/// unchanged.
 fn in_time(prepared: PreparedLoop, bpm: f64) -> Result<PreparedLoop, PreparedLoop> {
     let rate = f64::from(prepared.clip.sample_rate.max(1));
     let seconds = (prepared.end - prepared.start) as f64 / rate;
@@ -185,14 +184,12 @@ fn in_time(prepared: PreparedLoop, bpm: f64) -> Result<PreparedLoop, PreparedLoo
     };
     let length = bars as f64 * 4.0 * 60.0 / bpm * rate;
     let seam = (0.01 * rate) as usize;
-    let label = prepared.label.clone();
-    let padded = crate::looper::render_repeats(prepared.clone(), 3, seam);
-    match crate::stretch::stretch_to_frames(&padded, (3.0 * length).round() as usize) {
-        Ok(stretched) => Ok(PreparedLoop {
-            start: length.round() as usize,
-            end: (2.0 * length).round() as usize,
+    match crate::stretch::stretched_repeats(&prepared, 1, seam, length) {
+        Ok((stretched, repeat)) => Ok(PreparedLoop {
+            start: repeat.start,
+            end: repeat.end,
             clip: Arc::new(stretched),
-            label,
+            label: prepared.label,
         }),
         Err(_) => Err(prepared),
     }

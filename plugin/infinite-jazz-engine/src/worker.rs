@@ -857,12 +857,15 @@ impl WorkerLoop {
         if self.filled_slot == Some(slot) {
             return;
         }
-        let Some(player) = self.player.as_ref() else {
+        let waiting = self.retry_at.is_some_and(|t| Instant::now() < t);
+        let ask = !self.in_flight && !waiting;
+        let answer = now >= slot - ANSWER_LEAD_BEATS;
+        // Most turns of the loop do neither: the player's part is gathered only when used.
+        let Some(player) = self.player.as_ref().filter(|_| ask || answer) else {
             return;
         };
         let part = player.part(now);
-        let waiting = self.retry_at.is_some_and(|t| Instant::now() < t);
-        if !self.in_flight && !waiting {
+        if ask {
             let job = Job {
                 config: settings.config.clone(),
                 recent: self.recent.iter().cloned().collect(),
@@ -873,7 +876,7 @@ impl WorkerLoop {
                 self.in_flight = jobs.send(job).is_ok();
             }
         }
-        if now < slot - ANSWER_LEAD_BEATS {
+        if !answer {
             return;
         }
         let config = settings.config.clone().with_bars_per_section(1);

@@ -8,7 +8,7 @@ use infini_loop_engine::clip::Clip;
 use infini_loop_engine::decode::decode_file;
 use infini_loop_engine::looper::{looper, render_repeats, LooperSettings, PreparedLoop};
 use infini_loop_engine::source::{run_musicgpt, MusicGptRequest};
-use infini_loop_engine::stretch::{bars_for, stretch_to_frames, RATIO_RANGE};
+use infini_loop_engine::stretch::{bars_for, stretched_repeats, RATIO_RANGE};
 use infini_loop_engine::worker::{ClipSource, ClipWorker, ClipWorkerConfig};
 use infinite_jazz_files::{check_outputs, check_wav_size, write_atomically};
 use std::path::{Path, PathBuf};
@@ -269,6 +269,16 @@ fn write_float_wav(path: &Path, clip: &Clip) -> Result<()> {
     Ok(())
 }
 
+/// A tempo to play loops at, from the command line: a musical one or none.
+fn check_to_bpm(bpm: Option<f64>) -> Result<()> {
+    match bpm {
+        Some(bpm) if !(bpm.is_finite() && (20.0..=400.0).contains(&bpm)) => {
+            Err(anyhow!("--to-bpm must be between 20 and 400"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn cmd_export(
     file: &Path,
     out: &Path,
@@ -311,9 +321,7 @@ fn cmd_export(
         );
         return Ok(());
     };
-    if !(bpm.is_finite() && (20.0..=400.0).contains(&bpm)) {
-        return Err(anyhow!("--to-bpm must be between 20 and 400"));
-    }
+    check_to_bpm(Some(bpm))?;
     let (bars, ratio) = bars_for(loop_seconds, bpm, 4.0, bars).ok_or_else(|| {
         anyhow!(
             "a {loop_seconds:.2} s loop cannot be stretched to {} at {bpm} BPM within ratios {:.1}-{:.1}",
@@ -330,19 +338,13 @@ fn cmd_export(
         clip.channels.len() as u16,
         32,
     )?;
-    // A repeat before and after, stretched with the rest and cut off: the repeats kept are
-    // joined to each other as the stretched music is, seams included.
-    let padded = render_repeats(prepared(clip), repeats + 2, crossfade);
-    let total = ((repeats + 2) as f64 * length).round() as usize;
-    let stretched = stretch_to_frames(&padded, total)?;
-    let from = length.round() as usize;
-    let to = from + (repeats as f64 * length).round() as usize;
+    let (stretched, kept) = stretched_repeats(&prepared(clip), repeats, crossfade, length)?;
     let rendered = Clip {
         sample_rate: stretched.sample_rate,
         channels: stretched
             .channels
             .iter()
-            .map(|c| c[from..to.min(c.len())].to_vec())
+            .map(|c| c[kept.clone()].to_vec())
             .collect(),
     };
     write_float_wav(out, &rendered)?;
@@ -403,9 +405,7 @@ fn cmd_play(
     to_bpm: Option<f64>,
 ) -> Result<()> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-    if to_bpm.is_some_and(|bpm| !(bpm.is_finite() && (20.0..=400.0).contains(&bpm))) {
-        return Err(anyhow!("--to-bpm must be between 20 and 400"));
-    }
+    check_to_bpm(to_bpm)?;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     if files.is_empty() && prompt.is_none() {
