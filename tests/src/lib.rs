@@ -102,3 +102,5 @@ pub fn on_swung_grid(beat: f64, bps: f64, swing: f64) -> bool {
             .any(|g| g > beat - bps / 2.0 + 1e-9 && g <= beat + bps / 2.0 + 1e-9)
     })
 }
+
+pub mod real_music;

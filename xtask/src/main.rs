@@ -304,6 +304,8 @@ fn test(extra: &[String]) -> Result<()> {
     // there by the tests (INFINITE_JAZZ_PREBUILT) instead of each building its own.
     run(cargo().args(["build", "--workspace", "--bins"]))?;
     build_checked_plugins()?;
+    // The recordings the loop search is judged on (downloaded once).
+    real_music::prepare(&target_dir())?;
     tier(
         "host-level tests",
         cargo()

@@ -50,11 +50,23 @@ pub fn sources_dir(target: &Path) -> PathBuf {
 }
 
 pub fn prepare(target: &Path) -> Result<()> {
+    let sources = sources_dir(target);
+    let present = |name: &str| {
+        std::fs::read_dir(&sources).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                e.path()
+                    .file_stem()
+                    .is_some_and(|stem| stem.to_string_lossy() == name)
+            })
+        })
+    };
+    if PIECES.iter().all(|(_, name)| present(name)) {
+        return Ok(());
+    }
     ensure_packages(&["openmpt123"])?;
     let base = target.join("real-music");
     let debs = base.join("debs");
     let root = base.join("root");
-    let sources = sources_dir(target);
     for dir in [&debs, &root, &sources] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

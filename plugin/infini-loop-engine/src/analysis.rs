@@ -5,15 +5,22 @@
 //! 2. **Tempo and beat phase**: the onset envelope's autocorrelation over 50–220 BPM, weighted
 //!    towards common tempi, picks the beat period; the phase is the offset whose beats gather
 //!    the most onset strength. A tempo the user gives replaces the estimate.
-//! 3. **Loop lengths**: whole bars of 4/4 at that tempo, plus the strongest periods of the
-//!    features' self-similarity, so music without a clear beat still loops.
-//! 4. **Seam search**: for every length and start, how alike the features are around the start
-//!    and around the end (what the listener hears at the jump against what the music would
-//!    have played). Starts are on beats when the tempo is clear.
-//! 5. **Refinement** of the best: the end is moved to the sample where the waveform around it
-//!    best matches the waveform around the start (cross-correlation), the phases of the
-//!    dominant partials are compared across the seam, and both points are snapped to zero
-//!    crossings of the same slope within 3 ms.
+//! 3. **Loop lengths**: every whole number of 4/4 bars at that tempo, or at twice it when that
+//!    is still a tempo music is played at (estimates are often an octave low), two bars at
+//!    least when they fit; without a clear beat, the strongest periods of the features'
+//!    self-similarity.
+//! 4. **Frame-level search**: for every length and every start on a beat (downbeats
+//!    preferred), how much the band levels around the end differ from those around the start,
+//!    in dB: after the points (what the listener hears after the jump against what the music
+//!    would have played) and before them (what led there).
+//! 5. **Refinement** of the best few per length: the end is moved to the sample where the
+//!    waveform around it best matches the waveform around the start (cross-correlation), both
+//!    points are snapped to zero crossings of the same slope within 3 ms, and the seam is
+//!    measured again at the sample level on the spectrum's bins, so that a changed note counts.
+//! 6. **Choice**: the **longest** loop whose seam passes for the music going on (within
+//!    4 dB), or when none does (music that never repeats itself), the longest within 1.5 dB of
+//!    the best seam there is. A listener wants as much of the music as possible before it
+//!    repeats.
 //!
 //! Loops shorter than `min_seconds`, in silence or in a fade, or spanning nearly the whole
 //! file are not considered, except that a clip too short for `min_seconds` loops by the whole
@@ -40,6 +47,21 @@ const SHORTEST_CLIP_SECONDS: f64 = 0.7;
 const MAX_ESTIMATED_BPM: f64 = 220.0;
 /// Snapping to zero crossings stays within this many seconds.
 const SNAP_SECONDS: f64 = 0.003;
+/// A seam whose band levels differ by at most this (mean over bands and frames, in dB)
+/// passes for the music going on.
+const INAUDIBLE_DB: f64 = 4.0;
+/// When no seam is that good, a longer loop may be this much worse than the best one.
+const SLACK_DB: f64 = 1.5;
+/// Loops refined at the sample level (the frame-level search's best).
+const REFINED: usize = 96;
+/// Frames either side of a length's end the frame-level search also tries.
+const END_SLACK_FRAMES: usize = 2;
+/// What a start off the downbeat costs in the ranking, in dB.
+const OFF_DOWNBEAT_DB: f64 = 0.3;
+/// Frame level (RMS) under which a clip counts as silent: -70 dBFS.
+const SILENCE_RMS: f32 = 3.2e-4;
+/// Natural-log band levels to dB (of power).
+const DB_PER_NEPER: f64 = 4.342_944_8;
 
 /// What to look for.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +105,8 @@ pub struct LoopCandidate {
     pub beats: Option<f64>,
     /// RMS of the jump's error relative to the music's RMS (0 = perfect).
     pub seam_error: f64,
+    /// How much the band levels around the two points differ, in dB (0 = alike).
+    pub seam_db: f64,
 }
 
 /// What the analysis found in a clip.
@@ -245,6 +269,12 @@ fn estimate_tempo(onset: &[f32], sample_rate: u32) -> Option<(f64, f64, f64)> {
     let values: Vec<f64> = (min_lag..=max_lag).map(ac).collect();
     let mut best = (0usize, f64::MIN);
     for (i, v) in values.iter().enumerate() {
+        // A beat is a peak of the autocorrelation, not the edge of the range searched (a
+        // smooth envelope's autocorrelation only falls from its shortest lag).
+        let peak = i > 0 && i + 1 < values.len() && *v >= values[i - 1] && *v >= values[i + 1];
+        if !peak {
+            continue;
+        }
         let lag = min_lag + i;
         let bpm = 60.0 * fps / lag as f64;
         // Prefer tempi near 120 BPM (a log-normal weight over an octave either side).
@@ -253,6 +283,9 @@ fn estimate_tempo(onset: &[f32], sample_rate: u32) -> Option<(f64, f64, f64)> {
         if score > best.1 {
             best = (i, score);
         }
+    }
+    if best.1 == f64::MIN {
+        return None;
     }
     let i = best.0;
     let mut lag = (min_lag + i) as f64;
@@ -285,22 +318,107 @@ fn beat_phase(onset: &[f32], period: f64) -> f64 {
     best.0
 }
 
-/// Mean similarity of the features around frame `a` and around frame `b`.
-fn seam_similarity(c: &[[f32; BANDS]], a: usize, b: usize) -> f64 {
-    let lo = SEAM_FRAMES.min(a).min(b);
-    let hi = SEAM_FRAMES.min(c.len() - 1 - a.max(b));
-    let mut sum = 0.0;
-    let mut count = 0;
-    for k in 0..lo + hi {
-        let (i, j) = (a + k - lo, b + k - lo);
-        sum += f64::from(cosine(&c[i], &c[j]));
-        count += 1;
+/// A possible loop from the frame-level search.
+struct CoarseSeam {
+    /// Band level difference around the two points in dB, with the preferences added
+    /// (downbeats).
+    rank: f64,
+    start: usize,
+    end: usize,
+    beats: Option<f64>,
+    /// Whole bars at the tempo (not a period of the self-similarity).
+    whole_bars: bool,
+}
+
+/// How much the band levels around frame `a` and around frame `b` differ, in dB: the worse
+/// of the frames after the points (what is heard after the jump against what the music would
+/// have played) and the frames before them (what led to it).
+fn seam_distance(bands: &[[f32; BANDS]], a: usize, b: usize) -> f64 {
+    let before = SEAM_FRAMES.min(a).min(b);
+    let after = SEAM_FRAMES.min(bands.len() - a.max(b));
+    if before == 0 || after == 0 {
+        return f64::INFINITY;
     }
-    if count == 0 {
-        0.0
-    } else {
-        sum / count as f64
+    let frame = |i: usize, j: usize| {
+        let square: f32 = bands[i]
+            .iter()
+            .zip(&bands[j])
+            .map(|(u, v)| (u - v) * (u - v))
+            .sum();
+        f64::from((square / BANDS as f32).sqrt())
+    };
+    let led = (1..=before).map(|k| frame(a - k, b - k)).sum::<f64>() / before as f64;
+    let heard = (0..after).map(|k| frame(a + k, b + k)).sum::<f64>() / after as f64;
+    led.max(heard) * DB_PER_NEPER
+}
+
+/// The seam at the sample level, in dB: the spectra (each FFT bin from 60 Hz to 8 kHz that
+/// is within 40 dB of the louder window's peak, so that a changed note counts, not only a
+/// changed band) of the `FRAME` samples after `a` against those after `b` (what is heard
+/// against what the music would have played), and likewise before them (what led there);
+/// the worse of the two.
+fn heard_distance(
+    x: &[f32],
+    a: usize,
+    b: usize,
+    sample_rate: u32,
+    planner: &mut FftPlanner<f32>,
+) -> f64 {
+    if a < FRAME || b < FRAME || a.max(b) + FRAME > x.len() {
+        return f64::INFINITY;
     }
+    let fft = planner.plan_fft_forward(FRAME);
+    let magnitudes = |from: usize| {
+        let mut buf: Vec<Complex32> = (0..FRAME)
+            .map(|i| {
+                let w = 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / FRAME as f32).cos();
+                Complex32::new(x[from + i] * w, 0.0)
+            })
+            .collect();
+        fft.process(&mut buf);
+        buf.truncate(FRAME / 2);
+        buf.iter().map(|c| c.norm()).collect::<Vec<f32>>()
+    };
+    let bin = |hz: f64| ((hz * FRAME as f64 / f64::from(sample_rate)) as usize).min(FRAME / 2);
+    let (low, high) = (bin(60.0), bin(8_000.0));
+    let apart = |p: Vec<f32>, q: Vec<f32>| {
+        let peak = p[low..high]
+            .iter()
+            .chain(&q[low..high])
+            .fold(0.0f32, |m, v| m.max(*v));
+        if peak <= 0.0 {
+            return 0.0;
+        }
+        let floor = peak * 0.01;
+        let (mut sum, mut count) = (0.0f64, 0usize);
+        for k in low..high {
+            if p[k] >= floor || q[k] >= floor {
+                let ratio = p[k].max(floor * 0.1) / q[k].max(floor * 0.1);
+                sum += f64::from(ratio.ln()).powi(2);
+                count += 1;
+            }
+        }
+        (sum / count.max(1) as f64).sqrt() * 2.0 * DB_PER_NEPER
+    };
+    let led = apart(magnitudes(a - FRAME), magnitudes(b - FRAME));
+    let heard = apart(magnitudes(a), magnitudes(b));
+    led.max(heard)
+}
+
+/// Which of four beats (counted from the beat phase) starts the bars: the one whose beats
+/// carry the most onset strength.
+fn downbeat_of(onset: &[f32], period: f64, phase: f64) -> usize {
+    let mut strength = [0.0f32; 4];
+    let mut k = 0usize;
+    loop {
+        let at = (phase + k as f64 * period).round() as usize;
+        let Some(v) = onset.get(at) else { break };
+        strength[k % 4] += v;
+        k += 1;
+    }
+    (0..4)
+        .max_by(|a, b| strength[*a].total_cmp(&strength[*b]))
+        .unwrap_or(0)
 }
 
 /// Normalised correlation of `x` around `a` and around `b` (±`half` samples).
@@ -485,7 +603,8 @@ fn analyze_mono(
     sorted_rms.sort_by(f32::total_cmp);
     // Silent only when nearly all of it is: real music may open with long silence.
     let loud = sorted_rms[sorted_rms.len() * 95 / 100];
-    if loud <= 1e-5 {
+    // Under -70 dBFS nothing can be heard at any sensible listening level.
+    if loud <= SILENCE_RMS {
         return Err(AnalysisError::Silent);
     }
     // The typical level of the music, leaving the silent stretches out of it (60 dB under
@@ -496,8 +615,10 @@ fn analyze_mono(
         .filter(|r| *r > loud * 1e-3)
         .collect();
     let median = sounding[sounding.len() / 2];
-    // Frames loud enough to jump at: not silence, not the tail of a fade.
-    let active: Vec<bool> = f.rms.iter().map(|r| *r > 0.3 * median).collect();
+    // Frames loud enough to jump at: not silence, not the tail of a fade, not the near
+    // silence of a break (30 dB under the loud frames).
+    let floor = (0.3 * median).max(0.03 * loud);
+    let active: Vec<bool> = f.rms.iter().map(|r| *r > floor).collect();
     let c = centred(&f.bands);
     let fps = f64::from(sr) / HOP as f64;
 
@@ -537,22 +658,41 @@ fn analyze_mono(
         (options.min_seconds * fps).ceil() as usize
     };
 
-    // Candidate lengths, in frames.
+    // Candidate lengths, in frames: whole bars of 4/4 at the tempo heard, or at twice that
+    // tempo when music is played that fast (estimates are often an octave low), at least two
+    // bars when they fit.
     let mut lengths: Vec<(usize, Option<f64>)> = Vec::new();
     if let Some((period, _, _)) = tempo {
-        for bars in [1usize, 2, 3, 4, 6, 8, 12, 16, 24, 32] {
-            let len = (period * 4.0 * bars as f64).round() as usize;
-            if len >= min_len && len <= max_len {
-                lengths.push((len, Some(4.0 * bars as f64)));
+        let bpm = 60.0 * fps / period;
+        let step = if short || 2.0 * bpm > MAX_ESTIMATED_BPM {
+            4
+        } else {
+            2
+        };
+        let two_bars = if bpm < 80.0 { 4 } else { 8 };
+        for fewest in [two_bars, step] {
+            let mut beats = fewest;
+            loop {
+                let len = (period * beats as f64).round() as usize;
+                if len > max_len {
+                    break;
+                }
+                if len >= min_len {
+                    lengths.push((len, Some(beats as f64)));
+                }
+                beats += step;
+            }
+            if !lengths.is_empty() {
+                break;
             }
         }
     }
-    // Periods of the self-similarity, for music without a clear beat and as a check on the
-    // tempo's bar lengths.
+    let whole_bars = lengths.len();
+    // Periods of the self-similarity, for music without a clear beat.
     let mut self_similarity: Vec<(usize, f64)> = Vec::new();
     let stride = (frames / SELF_SIMILARITY_SAMPLES).max(2);
     // A short clip has too few repeats for its self-similarity to say anything.
-    let last_lag = if short { 0 } else { max_len };
+    let last_lag = if short || tempo.is_some() { 0 } else { max_len };
     for lag in min_len..=last_lag {
         if lag % 256 == 0 {
             check(cancel)?;
@@ -584,47 +724,70 @@ fn analyze_mono(
         return Err(AnalysisError::NoLoop(options.min_seconds));
     }
 
-    // Frame-level seam search.
-    let mut coarse: Vec<(f64, usize, usize, Option<f64>)> = Vec::new();
-    for &(len, beats) in &lengths {
+    // Frame-level seam search: per length, the starts whose surroundings differ least (in
+    // dB) from the end's, on beats when the tempo is clear, downbeats preferred.
+    let downbeat = tempo.map(|(period, phase, _)| downbeat_of(&f.onset, period, phase));
+    let mut coarse: Vec<CoarseSeam> = Vec::new();
+    for (index, &(len, beats)) in lengths.iter().enumerate() {
         check(cancel)?;
-        let mut best_for_len: Vec<(f64, usize)> = Vec::new();
+        let mut best_for_len: Vec<CoarseSeam> = Vec::new();
         // A short clip has no room to wait for a beat: any start will do.
-        let starts: Box<dyn Iterator<Item = usize>> = match tempo {
-            Some((period, phase, _)) if beats.is_some() && !short => Box::new(
-                (0..)
-                    .map(move |k| (phase + k as f64 * period).round() as usize)
-                    .take_while(move |s| *s < frames),
-            ),
-            _ => Box::new(0..frames),
+        let starts: Box<dyn Iterator<Item = (usize, bool)>> = match tempo {
+            Some((period, phase, _)) if beats.is_some() && !short => {
+                let first_bar = downbeat.unwrap_or(0);
+                Box::new(
+                    (0..)
+                        .map(move |k| {
+                            let at = (phase + k as f64 * period).round() as usize;
+                            (at, k % 4 == first_bar)
+                        })
+                        .take_while(move |(s, _)| *s < frames),
+                )
+            }
+            _ => Box::new((0..frames).map(|s| (s, true))),
         };
-        for start in starts {
+        for (start, on_downbeat) in starts {
             if start % 1024 == 0 {
                 check(cancel)?;
             }
-            let end = start + len;
-            if start < margin || end + margin > frames || !active[start] || !active[end] {
+            // The beat grid lands on frames to within half a frame and the tempo estimate
+            // is not exact: the end may be a frame or two off the length.
+            let Some((distance, end)) = (len.saturating_sub(END_SLACK_FRAMES)
+                ..=len + END_SLACK_FRAMES)
+                .map(|l| start + l)
+                .filter(|&end| {
+                    start >= margin && end + margin <= frames && active[start] && active[end]
+                })
+                .map(|end| (seam_distance(&f.bands, start, end), end))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+            else {
                 continue;
-            }
-            best_for_len.push((seam_similarity(&c, start, end), start));
+            };
+            best_for_len.push(CoarseSeam {
+                rank: distance + if on_downbeat { 0.0 } else { OFF_DOWNBEAT_DB },
+                start,
+                end,
+                beats,
+                whole_bars: index < whole_bars,
+            });
         }
-        best_for_len.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (s, start) in best_for_len.into_iter().take(3) {
-            coarse.push((s, start, start + len, beats));
-        }
+        best_for_len.sort_by(|a, b| a.rank.total_cmp(&b.rank));
+        coarse.extend(best_for_len.into_iter().take(3));
     }
     if coarse.is_empty() {
         return Err(AnalysisError::NoLoop(options.min_seconds));
     }
-    coarse.sort_by(|a, b| b.0.total_cmp(&a.0));
-    coarse.truncate(12);
+    coarse.sort_by(|a, b| a.rank.total_cmp(&b.rank));
+    coarse.truncate(REFINED);
 
     // Sample-level refinement.
     let mut planner = FftPlanner::<f32>::new();
     let mut candidates = Vec::new();
+    let mut whole_bars = Vec::new();
     let snap = (SNAP_SECONDS * f64::from(sr)).ceil() as usize;
-    for (spectral, fs, fe, beats) in coarse {
+    for seam in coarse {
         check(cancel)?;
+        let (fs, fe, beats) = (seam.start, seam.end, seam.beats);
         let centre = |frame: usize| frame * HOP + FRAME / 2;
         let start = centre(fs);
         let mut end = centre(fe);
@@ -656,6 +819,8 @@ fn analyze_mono(
             (Some(s), Some(e)) if e > s => (s, e),
             _ => (start, end),
         };
+        let seam_db = heard_distance(x, start, end, sr, &mut planner);
+        let spectral = (1.0 - seam_db / 24.0).clamp(0.0, 1.0);
         let waveform = correlation(x, start, end, WAVE_HALF);
         let phase = phase_continuity(x, start, end, &mut planner);
         let beat = match tempo {
@@ -684,9 +849,30 @@ fn analyze_mono(
             beat,
             beats: beats.map(|_| (end - start) as f64 / (tempo.map_or(1.0, |t| t.0) * HOP as f64)),
             seam_error: seam_error(x, start, end, 2048),
+            seam_db,
         });
+        whole_bars.push(seam.whole_bars);
     }
-    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    // The longest loop whose seam cannot be heard comes first; when none is that good, the
+    // longest nearly as good as the best there is. The others follow by score.
+    // Whole bars when there are any.
+    let any_whole = whole_bars.iter().any(|w| *w);
+    let pool = |i: &usize| whole_bars[*i] || !any_whole;
+    let closest = (0..candidates.len())
+        .filter(pool)
+        .map(|i| candidates[i].seam_db)
+        .fold(f64::INFINITY, f64::min);
+    let good_enough = INAUDIBLE_DB.max(closest + SLACK_DB);
+    let preferred = (0..candidates.len())
+        .filter(pool)
+        .filter(|i| candidates[*i].seam_db <= good_enough)
+        .max_by_key(|i| candidates[*i].end - candidates[*i].start)
+        .unwrap_or(0);
+    if !candidates.is_empty() {
+        let first = candidates.remove(preferred);
+        candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+        candidates.insert(0, first);
+    }
     candidates.dedup_by(|a, b| a.start.abs_diff(b.start) < 64 && a.end.abs_diff(b.end) < 64);
     candidates.truncate(options.top.max(1));
     Ok(AnalysisReport {

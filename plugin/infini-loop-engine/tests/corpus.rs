@@ -177,7 +177,9 @@ fn music_without_a_beat_loops_on_its_own_cycle() {
     let off_ms = (periods - periods.round()).abs() * cycle as f64 / f64::from(RATE) * 1000.0;
     assert!(
         periods.round() >= 1.0 && off_ms < 3.0,
-        "{periods:.4} cycles, {off_ms:.2} ms off"
+        "{periods:.4} cycles, {off_ms:.2} ms off; {:?} BPM, confidence {}",
+        report.bpm,
+        report.tempo_confidence
     );
     assert!(best.seam_error < 0.1, "seam error {}", best.seam_error);
 }
