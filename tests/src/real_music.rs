@@ -27,6 +27,14 @@ pub fn sources_dir() -> PathBuf {
         .unwrap_or_else(|| crate::target_dir().join("real-music").join("sources"))
 }
 
+/// The set for a bench: its clips, or the reason on stderr and exit status 1.
+pub fn clips_or_exit() -> Vec<RealClip> {
+    clips(&sources_dir()).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(1);
+    })
+}
+
 /// One clip of the set.
 pub struct RealClip {
     /// The piece and the clip's length, e.g. "pingus-1 (15 s)".

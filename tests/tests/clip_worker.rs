@@ -23,6 +23,7 @@ fn config(timeout: Duration) -> ClipWorkerConfig {
         prefetch: 1,
         bpm: None,
         to_bpm: None,
+        follow_host: false,
     }
 }
 
@@ -155,13 +156,9 @@ fn dropping_a_worker_mid_preparation_does_not_wait_for_it() {
     }
 }
 
-/// With a tempo to play at, a loop is prepared stretched to whole bars of it, to the frame.
-#[test]
-fn a_loop_prepared_for_another_tempo_lasts_whole_bars_of_it() {
-    use infini_loop_engine::worker::prepare_clip;
-    let dir = integration_tests::scratch_dir("clip_worker_to_bpm");
+/// 12 s at 48 kHz of a bar of four notes lasting 2.4 s (100 BPM), in `dir`.
+fn write_bar_clip(dir: &std::path::Path) -> std::path::PathBuf {
     let rate = 48_000u32;
-    // A 2.4 s bar (100 BPM): at 120 BPM a bar lasts 2 s.
     let bar = (2.4 * f64::from(rate)) as usize;
     let samples = (0..12 * rate as usize).map(|i| {
         let t = (i % bar) as f32 / rate as f32;
@@ -170,6 +167,17 @@ fn a_loop_prepared_for_another_tempo_lasts_whole_bars_of_it() {
     });
     let path = dir.join("bar.wav");
     integration_tests::write_mono_wav(&path, rate, samples);
+    path
+}
+
+/// With a tempo to play at, a loop is prepared stretched to whole bars of it, to the frame.
+#[test]
+fn a_loop_prepared_for_another_tempo_lasts_whole_bars_of_it() {
+    use infini_loop_engine::worker::prepare_clip;
+    let dir = integration_tests::scratch_dir("clip_worker_to_bpm");
+    let rate = 48_000u32;
+    // A 2.4 s bar (100 BPM): at 120 BPM a bar lasts 2 s.
+    let path = write_bar_clip(&dir);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let plain = ClipWorkerConfig::default();
     let (own, _) = prepare_clip(&path, &plain, &stop).expect("prepared");
@@ -192,4 +200,78 @@ fn a_loop_prepared_for_another_tempo_lasts_whole_bars_of_it() {
     };
     let (unchanged, _) = prepare_clip(&path, &far, &stop).expect("prepared");
     assert_eq!(unchanged.end - unchanged.start, own.end - own.start);
+}
+
+/// Following the host: loops are stretched to the host's tempo, the loops in play are
+/// prepared again when it changes, and with Sync off they go back to their own tempo.
+#[test]
+fn a_worker_following_the_host_prepares_renditions_for_a_new_tempo() {
+    use infini_loop_engine::looper::PreparedLoop;
+    use infini_loop_engine::worker::{ClipSource, HostTempo, WorkerQueues};
+    use std::sync::Arc;
+    let dir = integration_tests::scratch_dir("clip_worker_follow");
+    let rate = 48_000u32;
+    let path = write_bar_clip(&dir);
+    let host = Arc::new(HostTempo::default());
+    host.follow(Some(120.0));
+    let (queue, mut played) = rtrb::RingBuffer::<Box<PreparedLoop>>::new(2);
+    let (mut back, returned) = rtrb::RingBuffer::<Box<PreparedLoop>>::new(8);
+    let (renditions, mut fresh) = rtrb::RingBuffer::<Box<PreparedLoop>>::new(8);
+    let config = ClipWorkerConfig {
+        source: ClipSource::Files(vec![path]),
+        prefetch: 1,
+        follow_host: true,
+        ..ClipWorkerConfig::default()
+    };
+    let worker = infini_loop_engine::worker::ClipWorker::spawn_with(
+        WorkerQueues {
+            queue,
+            returned,
+            renditions: Some(renditions),
+            host: Some(host.clone()),
+        },
+        config,
+    )
+    .expect("worker");
+    let wait_for = |rx: &mut rtrb::Consumer<Box<PreparedLoop>>| {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(l) = rx.pop() {
+                return l;
+            }
+            assert!(Instant::now() < until, "nothing came");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let bar_frames = |bpm: f64| 4.0 * 60.0 / bpm * f64::from(rate);
+    let first = wait_for(&mut played);
+    let grid = first.grid.expect("stretched to the host's bars");
+    assert_eq!(grid.bpm, 120.0);
+    assert_eq!(
+        (first.end - first.start) as f64,
+        (grid.beats / 4.0 * bar_frames(120.0)).round()
+    );
+    // The host moves to 132 BPM: the loop comes again, same clip, 132 BPM's bars.
+    host.follow(Some(132.0));
+    let again = wait_for(&mut fresh);
+    assert_eq!(again.id, first.id);
+    let grid = again.grid.expect("stretched again");
+    assert_eq!(grid.bpm, 132.0);
+    assert!(((again.end - again.start) as f64 - grid.beats / 4.0 * bar_frames(132.0)).abs() <= 1.0);
+    // Sync off: its own tempo, unlocked.
+    host.follow(None);
+    let own = wait_for(&mut fresh);
+    assert_eq!(own.id, first.id);
+    assert!(own.grid.is_none());
+    let status = worker.status();
+    let said = status
+        .lock()
+        .map(|s| s.prepared[0].in_time.clone())
+        .ok()
+        .flatten();
+    assert_eq!(said, None, "the status no longer claims a stretch");
+    for l in [first, again, own] {
+        let _ = back.push(l);
+    }
+    drop(worker);
 }

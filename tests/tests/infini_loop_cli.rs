@@ -118,7 +118,7 @@ fn export_to_another_tempo_is_whole_bars_to_the_sample() {
             .collect()
     };
     let own = max_step(&source);
-    // The bar count nearest a ratio of 1, chosen by the command...
+    // The bar count the command chooses...
     let auto = dir.join("auto.wav");
     integration_tests::assert_success(&infini_loop(&[
         "export",
@@ -136,7 +136,13 @@ fn export_to_another_tempo_is_whole_bars_to_the_sample() {
         "{} samples: {bars} bars",
         samples.len()
     );
-    assert_eq!(bars, (len / bar).round().max(1.0), "the nearest whole bars");
+    // As many bars as the loop spans at its own tempo: its beats land on the new tempo's.
+    let beats = v["candidates"][0]["beats"].as_f64().expect("beats");
+    assert_eq!(
+        bars,
+        (beats / 4.0).round(),
+        "{beats} beats at its own tempo ({len} frames)"
+    );
     assert!(
         max_step(&samples) <= own * 1.5 + 1e-3,
         "no clicks: {} vs {own}",

@@ -18,9 +18,13 @@
 //!    points are snapped to zero crossings of the same slope within 3 ms, and the seam is
 //!    measured again at the sample level on the spectrum's bins, so that a changed note counts.
 //! 6. **Choice**: the **longest** loop whose seam passes for the music going on (within
-//!    4 dB), or when none does (music that never repeats itself), the longest within 1.5 dB of
-//!    the best seam there is. A listener wants as much of the music as possible before it
-//!    repeats.
+//!    3.5 dB), whole bars of the tempo heard before bars of twice it (they keep their beats
+//!    when stretched to a host's bars); when none passes (music that never repeats itself),
+//!    the least audible seam, or a longer one within 0.5 dB of it. A listener wants as much of
+//!    the music as possible before it repeats.
+//!
+//! A start on a beat is moved onto the beat's attack (the frames place it up to a frame early),
+//! the end with it, so that a loop's first downbeat is its first sound.
 //!
 //! Loops shorter than `min_seconds`, in silence or in a fade, or spanning nearly the whole
 //! file are not considered, except that a clip too short for `min_seconds` loops by the whole
@@ -47,11 +51,12 @@ const SHORTEST_CLIP_SECONDS: f64 = 0.7;
 const MAX_ESTIMATED_BPM: f64 = 220.0;
 /// Snapping to zero crossings stays within this many seconds.
 const SNAP_SECONDS: f64 = 0.003;
-/// A seam whose band levels differ by at most this (mean over bands and frames, in dB)
-/// passes for the music going on.
-const INAUDIBLE_DB: f64 = 4.0;
+/// A seam whose spectra (after and before the jump, against what the music would have
+/// played) differ by at most this, in dB, passes for the music going on; a margin under the
+/// 4 dB a listener's ear allows, as other measures count bins a little differently.
+const INAUDIBLE_DB: f64 = 3.5;
 /// When no seam is that good, a longer loop may be this much worse than the best one.
-const SLACK_DB: f64 = 1.5;
+const SLACK_DB: f64 = 0.5;
 /// Loops refined at the sample level (the frame-level search's best).
 const REFINED: usize = 96;
 /// Frames either side of a length's end the frame-level search also tries.
@@ -326,8 +331,9 @@ struct CoarseSeam {
     start: usize,
     end: usize,
     beats: Option<f64>,
-    /// Whole bars at the tempo (not a period of the self-similarity).
-    whole_bars: bool,
+    /// 2: whole bars at the tempo heard; 1: whole bars at twice it; 0: a period of the
+    /// self-similarity.
+    bars: u8,
 }
 
 /// How much the band levels around frame `a` and around frame `b` differ, in dB: the worse
@@ -472,6 +478,28 @@ fn phase_continuity(x: &[f32], a: usize, b: usize, planner: &mut FftPlanner<f32>
     } else {
         sum / weight
     }
+}
+
+/// Where the level rises most sharply within `reach` samples before `at` and twice that after
+/// it, when it at least doubles there (an attack); `None` in music without one.
+fn attack_near(x: &[f32], at: usize, reach: usize) -> Option<usize> {
+    const BLOCK: usize = 64;
+    let energy = |from: usize| -> Option<f32> {
+        Some(x.get(from..from + BLOCK)?.iter().map(|s| s * s).sum())
+    };
+    let mut best: Option<(f32, usize)> = None;
+    let mut p = at.checked_sub(reach)?.max(BLOCK);
+    while p <= at + 2 * reach {
+        let (Some(before), Some(after)) = (energy(p - BLOCK), energy(p)) else {
+            break;
+        };
+        let rise = after / before.max(1e-12);
+        if rise >= 2.0 && best.is_none_or(|(r, _)| rise > r) {
+            best = Some((rise, p));
+        }
+        p += 8;
+    }
+    best.map(|(_, p)| p)
 }
 
 /// The nearest rising zero crossing to `at` within `radius` samples.
@@ -688,6 +716,8 @@ fn analyze_mono(
         }
     }
     let whole_bars = lengths.len();
+    // Under 80 BPM, a bar at twice the tempo is the bar the music is played in.
+    let slow = tempo.is_some_and(|(period, _, _)| 60.0 * fps / period < 80.0);
     // Periods of the self-similarity, for music without a clear beat.
     let mut self_similarity: Vec<(usize, f64)> = Vec::new();
     let stride = (frames / SELF_SIMILARITY_SAMPLES).max(2);
@@ -768,7 +798,11 @@ fn analyze_mono(
                 start,
                 end,
                 beats,
-                whole_bars: index < whole_bars,
+                bars: match beats {
+                    _ if index >= whole_bars => 0,
+                    Some(b) if slow || (b / 4.0).fract() == 0.0 => 2,
+                    _ => 1,
+                },
             });
         }
         best_for_len.sort_by(|a, b| a.rank.total_cmp(&b.rank));
@@ -783,14 +817,20 @@ fn analyze_mono(
     // Sample-level refinement.
     let mut planner = FftPlanner::<f32>::new();
     let mut candidates = Vec::new();
-    let mut whole_bars = Vec::new();
+    let mut bars = Vec::new();
     let snap = (SNAP_SECONDS * f64::from(sr)).ceil() as usize;
     for seam in coarse {
         check(cancel)?;
         let (fs, fe, beats) = (seam.start, seam.end, seam.beats);
         let centre = |frame: usize| frame * HOP + FRAME / 2;
-        let start = centre(fs);
-        let mut end = centre(fe);
+        // A start on a beat moves onto the beat's attack (the frames place it up to a frame
+        // early), and the end with it: the loop's first downbeat is its first sound.
+        let attack = match (tempo, beats) {
+            (Some(_), Some(_)) if !short => attack_near(x, centre(fs), HOP),
+            _ => None,
+        };
+        let start = attack.unwrap_or(centre(fs));
+        let mut end = (centre(fe) + start).saturating_sub(centre(fs));
         // Move the end to where the waveform around it best matches the start's.
         let mut best = (f64::MIN, end);
         let search = HOP as isize;
@@ -851,23 +891,31 @@ fn analyze_mono(
             seam_error: seam_error(x, start, end, 2048),
             seam_db,
         });
-        whole_bars.push(seam.whole_bars);
+        bars.push(seam.bars);
     }
     // The longest loop whose seam cannot be heard comes first; when none is that good, the
     // longest nearly as good as the best there is. The others follow by score.
-    // Whole bars when there are any.
-    let any_whole = whole_bars.iter().any(|w| *w);
-    let pool = |i: &usize| whole_bars[*i] || !any_whole;
+    // Whole bars when there are any; bars of the tempo heard before bars of twice it (they
+    // keep their beats when stretched to a host's bars).
+    let any_whole = bars.iter().any(|b| *b > 0);
+    let pool = |i: &usize| bars[*i] > 0 || !any_whole;
     let closest = (0..candidates.len())
         .filter(pool)
         .map(|i| candidates[i].seam_db)
         .fold(f64::INFINITY, f64::min);
-    let good_enough = INAUDIBLE_DB.max(closest + SLACK_DB);
-    let preferred = (0..candidates.len())
-        .filter(pool)
-        .filter(|i| candidates[*i].seam_db <= good_enough)
-        .max_by_key(|i| candidates[*i].end - candidates[*i].start)
-        .unwrap_or(0);
+    let preferred = if closest <= INAUDIBLE_DB {
+        (0..candidates.len())
+            .filter(pool)
+            .filter(|i| candidates[*i].seam_db <= INAUDIBLE_DB)
+            .max_by_key(|i| (bars[*i], candidates[*i].end - candidates[*i].start))
+    } else {
+        // Every seam can be heard: the least audible, then the longest of those as good.
+        (0..candidates.len())
+            .filter(pool)
+            .filter(|i| candidates[*i].seam_db <= closest + SLACK_DB)
+            .max_by_key(|i| candidates[*i].end - candidates[*i].start)
+    }
+    .unwrap_or(0);
     if !candidates.is_empty() {
         let first = candidates.remove(preferred);
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));

@@ -26,14 +26,20 @@ pub enum StretchError {
     Ratio(f64),
 }
 
-/// How a loop of `loop_beats` beats at `clip_bpm` fits the host's `host_bpm` in bars of
-/// `beats_per_bar`: the whole number of bars whose length makes the stretch ratio nearest 1
-/// (`bars` given: that many), and the ratio. `None` when no tempo is usable or the ratio is
-/// outside [`RATIO_RANGE`].
+/// How a loop of `loop_seconds` fits the host's `host_bpm` in bars of `beats_per_bar`: the
+/// number of bars it is stretched to, and the ratio (new length over old).
+///
+/// When the loop's length in beats of its own tempo is known (`loop_beats`), its beats land on
+/// the host's: it spans that many host beats, or twice or half as many (tempo estimates make
+/// octave errors, and a 70 BPM groove is a 140 BPM one in half time), whichever makes the
+/// ratio nearest 1 and is whole bars. Otherwise, the whole number of bars nearest ratio 1.
+/// `bars` given: that many. `None` when no tempo is usable, nothing fits whole bars, or the
+/// ratio is outside [`RATIO_RANGE`].
 pub fn bars_for(
     loop_seconds: f64,
     host_bpm: f64,
     beats_per_bar: f64,
+    loop_beats: Option<f64>,
     bars: Option<usize>,
 ) -> Option<(usize, f64)> {
     let usable = |v: f64| v.is_finite() && v > 0.0;
@@ -42,15 +48,32 @@ pub fn bars_for(
     }
     let bar_seconds = beats_per_bar * 60.0 / host_bpm;
     let ratio = |n: usize| n as f64 * bar_seconds / loop_seconds;
-    let n = match bars {
-        Some(n) => n.max(1),
-        None => {
+    let nearest = |candidates: &[usize]| {
+        candidates
+            .iter()
+            .copied()
+            .filter(|n| *n > 0)
+            .min_by(|a, b| ratio(*a).ln().abs().total_cmp(&ratio(*b).ln().abs()))
+    };
+    let n = match (bars, loop_beats.filter(|b| usable(*b))) {
+        (Some(n), _) => n.max(1),
+        (None, Some(beats)) => {
+            let beats = beats.round().max(1.0);
+            let whole = |host_beats: f64| {
+                let bars = host_beats / beats_per_bar;
+                ((bars - bars.round()).abs() < 1e-9).then_some(bars.round() as usize)
+            };
+            let fitting: Vec<usize> = [beats / 2.0, beats, beats * 2.0]
+                .into_iter()
+                .filter_map(whole)
+                .collect();
+            nearest(&fitting)?
+        }
+        (None, None) => {
             let estimate = (loop_seconds / bar_seconds).round().max(1.0) as usize;
             // The nearest whole number of bars, or one either side when that is nearer in
             // ratio (ratios compare on a log scale: 0.8 and 1.25 are equally far).
-            [estimate.saturating_sub(1).max(1), estimate, estimate + 1]
-                .into_iter()
-                .min_by(|a, b| ratio(*a).ln().abs().total_cmp(&ratio(*b).ln().abs()))?
+            nearest(&[estimate.saturating_sub(1).max(1), estimate, estimate + 1])?
         }
     };
     let r = ratio(n);
@@ -114,22 +137,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_bar_count_keeps_the_ratio_nearest_one() {
-        // 7.42 s at 97 BPM is 3 bars (12 beats); at 120 BPM 4 bars last 8 s: ratio 1.08.
-        let (bars, ratio) = bars_for(7.42, 120.0, 4.0, None).expect("fits");
-        assert_eq!(bars, 4);
-        assert!((ratio - 8.0 / 7.42).abs() < 1e-9);
-        // An octave error in the clip's tempo does not matter: the length decides.
-        assert_eq!(bars_for(3.71, 120.0, 4.0, None).map(|b| b.0), Some(2));
+    fn the_bar_count_keeps_the_beats_on_the_hosts() {
+        // 7.42 s at 97 BPM is 12 beats: at 120 BPM it spans 12 beats, 3 bars (6 s, ×0.81),
+        // never 4 bars (×1.08), which would put 12 of its beats on 16 of the host's.
+        let (bars, ratio) = bars_for(7.42, 120.0, 4.0, Some(12.0), None).expect("fits");
+        assert_eq!(bars, 3);
+        assert!((ratio - 6.0 / 7.42).abs() < 1e-9);
+        // An octave error: the same loop estimated as 6 beats at 48.5 BPM still gets 3 bars;
+        // as 24 beats at 194 BPM, too.
+        assert_eq!(
+            bars_for(7.42, 120.0, 4.0, Some(6.0), None).map(|b| b.0),
+            Some(3)
+        );
+        assert_eq!(
+            bars_for(7.42, 120.0, 4.0, Some(24.0), None).map(|b| b.0),
+            Some(3)
+        );
+        // 14 beats are not whole bars at any octave whose ratio is in range: its own tempo.
+        assert_eq!(bars_for(8.66, 120.0, 4.0, Some(14.0), None), None);
+        // Without beats, the whole bars nearest ratio 1.
+        assert_eq!(bars_for(7.42, 120.0, 4.0, None, None).map(|b| b.0), Some(4));
+        assert_eq!(bars_for(3.71, 120.0, 4.0, None, None).map(|b| b.0), Some(2));
         // Asked for a bar count out of range: refused.
-        assert_eq!(bars_for(7.42, 120.0, 4.0, Some(8)), None);
-        assert_eq!(bars_for(7.42, 120.0, 4.0, Some(3)).map(|b| b.0), Some(3));
+        assert_eq!(bars_for(7.42, 120.0, 4.0, None, Some(8)), None);
+        assert_eq!(
+            bars_for(7.42, 120.0, 4.0, None, Some(3)).map(|b| b.0),
+            Some(3)
+        );
         // At the limits.
-        assert!(bars_for(2.0 / 1.4, 120.0, 4.0, Some(1)).is_some());
-        assert!(bars_for(2.0 / 1.41, 120.0, 4.0, Some(1)).is_none());
+        assert!(bars_for(2.0 / 1.4, 120.0, 4.0, None, Some(1)).is_some());
+        assert!(bars_for(2.0 / 1.41, 120.0, 4.0, None, Some(1)).is_none());
         for bad in [0.0, f64::NAN, -120.0, f64::INFINITY] {
-            assert_eq!(bars_for(7.42, bad, 4.0, None), None);
-            assert_eq!(bars_for(bad, 120.0, 4.0, None), None);
+            assert_eq!(bars_for(7.42, bad, 4.0, Some(12.0), None), None);
+            assert_eq!(bars_for(bad, 120.0, 4.0, None, None), None);
         }
     }
 

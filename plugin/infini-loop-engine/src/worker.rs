@@ -4,12 +4,13 @@
 
 use crate::analysis::{analyze_cancellable, AnalysisOptions, LoopCandidate, MAX_ANALYSED_SECONDS};
 use crate::decode::decode_file_cancellable;
-use crate::looper::PreparedLoop;
+use crate::looper::{LoopGrid, PreparedLoop};
 use crate::prepare::{match_loudness, resample};
 use crate::source::{audio_files, run_musicgpt, MusicGptError, MusicGptRequest};
 use crossbeam_channel::{Receiver, Sender};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -45,6 +46,43 @@ pub struct ClipWorkerConfig {
     /// Play each loop stretched (pitch kept) to whole 4/4 bars at this tempo, when the ratio
     /// allows ([`crate::stretch::bars_for`]); otherwise, or when `None`, at its own tempo.
     pub to_bpm: Option<f64>,
+    /// Stretch each loop to whole bars of the host's tempo ([`HostTempo`]), and prepare the
+    /// loops in play again when it changes (a plugin's Sync = Stretch); `to_bpm` wins.
+    pub follow_host: bool,
+}
+
+/// The tempo loops should be stretched to, as the audio thread last saw the host's (written
+/// there, read by the clip worker; lock-free).
+#[derive(Debug, Default)]
+pub struct HostTempo {
+    bits: AtomicU64,
+}
+
+/// [`HostTempo`]'s mark for "each loop at its own tempo" (0 means nothing heard yet).
+const OWN_TEMPO: u64 = u64::MAX;
+
+impl HostTempo {
+    /// Loops follow `bpm` from now on (`None`: each at its own tempo). A tempo that is not a
+    /// positive finite number is ignored: the last usable one stays.
+    pub fn follow(&self, bpm: Option<f64>) {
+        match bpm {
+            Some(b) if b.is_finite() && b > 0.0 => self.bits.store(b.to_bits(), Ordering::Relaxed),
+            Some(_) => {}
+            None => self.bits.store(OWN_TEMPO, Ordering::Relaxed),
+        }
+    }
+
+    /// The tempo to stretch to, or `None` for each loop's own.
+    pub fn get(&self) -> Option<f64> {
+        let bits = self.bits.load(Ordering::Relaxed);
+        let bpm = f64::from_bits(bits);
+        (bits != OWN_TEMPO && bpm.is_finite() && bpm > 0.0).then_some(bpm)
+    }
+
+    /// Whether the audio thread has said anything yet (a tempo, or own tempo).
+    pub fn heard(&self) -> bool {
+        self.bits.load(Ordering::Relaxed) != 0
+    }
 }
 
 impl Default for ClipWorkerConfig {
@@ -57,6 +95,7 @@ impl Default for ClipWorkerConfig {
             prefetch: 2,
             bpm: None,
             to_bpm: None,
+            follow_host: false,
         }
     }
 }
@@ -64,6 +103,8 @@ impl Default for ClipWorkerConfig {
 /// A prepared clip as the editor shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClipView {
+    /// The clip's id, as its loops carry it ([`PreparedLoop::id`]).
+    pub id: u64,
     /// The clip's name (its file name, or the prompt for a generated one).
     pub label: String,
     /// The playback rate.
@@ -80,8 +121,12 @@ pub struct ClipView {
     pub candidates: Vec<(usize, usize, f64)>,
     /// The clip's tempo, given or estimated.
     pub bpm: Option<f64>,
+    /// The loop's length in beats of that tempo.
+    pub loop_beats: Option<f64>,
     /// The prepared audio, kept for the newest clips only (for "save this loop").
     pub audio: Option<Arc<crate::clip::Clip>>,
+    /// How the loop plays in time: "4 bars at 120.0 BPM (×1.08)", or why at its own tempo.
+    pub in_time: Option<String>,
 }
 
 /// What the clip worker publishes for the editor and the command line.
@@ -105,6 +150,34 @@ pub enum ClipCommand {
     Cancel,
 }
 
+/// The looper's queues as the clip worker holds them.
+pub struct WorkerQueues {
+    /// Prepared loops to the looper.
+    pub queue: rtrb::Producer<Box<PreparedLoop>>,
+    /// Played loops back, to be freed on the worker.
+    pub returned: rtrb::Consumer<Box<PreparedLoop>>,
+    /// Loops prepared again for a new host tempo ([`crate::looper::Looper::with_renditions`]).
+    pub renditions: Option<rtrb::Producer<Box<PreparedLoop>>>,
+    /// The host's tempo, written by the audio thread.
+    pub host: Option<Arc<HostTempo>>,
+}
+
+/// A tempo counts once the host held it this long, so that a tempo ramp does not make the
+/// worker stretch every loop at every step.
+const TEMPO_SETTLE: Duration = Duration::from_millis(300);
+
+/// How long the first loop waits for the audio thread to report the host's tempo.
+const WAIT_FOR_HOST: Duration = Duration::from_secs(3);
+
+/// A loop the looper has or will play, kept unstretched for renditions at other tempi.
+struct LiveLoop {
+    original: PreparedLoop,
+    /// Its length in beats of its own tempo.
+    beats: Option<f64>,
+    /// The tempo its last rendition was made for.
+    at: Option<f64>,
+}
+
 const PEAK_COLUMNS: usize = 600;
 const STATUS_KEEP: usize = 8;
 
@@ -126,6 +199,21 @@ impl ClipWorker {
         returned: rtrb::Consumer<Box<PreparedLoop>>,
         config: ClipWorkerConfig,
     ) -> std::io::Result<Self> {
+        Self::spawn_with(
+            WorkerQueues {
+                queue,
+                returned,
+                renditions: None,
+                host: None,
+            },
+            config,
+        )
+    }
+
+    /// Starts the worker with all its queues: with [`ClipWorkerConfig::follow_host`], loops
+    /// are stretched to the tempo `queues.host` holds, and prepared again for a new one into
+    /// `queues.renditions`.
+    pub fn spawn_with(queues: WorkerQueues, config: ClipWorkerConfig) -> std::io::Result<Self> {
         let (commands, rx) = crossbeam_channel::unbounded();
         let stop = Arc::new(AtomicBool::new(false));
         let cancel = Arc::new(AtomicBool::new(false));
@@ -133,7 +221,7 @@ impl ClipWorker {
         let (s, c, st) = (stop.clone(), cancel.clone(), status.clone());
         let handle = std::thread::Builder::new()
             .name("infini-loop-clips".into())
-            .spawn(move || run(queue, returned, config, rx, &s, &c, &st))?;
+            .spawn(move || run(queues, config, rx, &s, &c, &st))?;
         Ok(ClipWorker {
             commands,
             handle: Some(handle),
@@ -176,12 +264,25 @@ impl Drop for ClipWorker {
 /// The loop stretched to whole bars at `bpm` ([`crate::stretch::stretched_repeats`] of one
 /// repeat, looped between its neighbours); a loop that cannot be stretched well comes back
 /// unchanged.
-fn in_time(prepared: PreparedLoop, bpm: f64) -> Result<PreparedLoop, PreparedLoop> {
+fn in_time(
+    prepared: PreparedLoop,
+    bpm: f64,
+    loop_beats: Option<f64>,
+) -> Result<PreparedLoop, PreparedLoop> {
     let rate = f64::from(prepared.clip.sample_rate.max(1));
     let seconds = (prepared.end - prepared.start) as f64 / rate;
-    let Some((bars, _ratio)) = crate::stretch::bars_for(seconds, bpm, 4.0, None) else {
+    // Without a beat there is nothing to put on the host's beats.
+    let Some(beats) = loop_beats else {
         return Err(prepared);
     };
+    let Some((bars, _ratio)) = crate::stretch::bars_for(seconds, bpm, 4.0, Some(beats), None)
+    else {
+        return Err(prepared);
+    };
+    let grid = Some(LoopGrid {
+        bpm,
+        beats: 4.0 * bars as f64,
+    });
     let length = bars as f64 * 4.0 * 60.0 / bpm * rate;
     let seam = (0.01 * rate) as usize;
     match crate::stretch::stretched_repeats(&prepared, 1, seam, length) {
@@ -190,8 +291,28 @@ fn in_time(prepared: PreparedLoop, bpm: f64) -> Result<PreparedLoop, PreparedLoo
             end: repeat.end,
             clip: Arc::new(stretched),
             label: prepared.label,
+            id: prepared.id,
+            grid,
         }),
         Err(_) => Err(prepared),
+    }
+}
+
+/// What playing `prepared` (of `loop_beats` beats) at `bpm` means, for the status line.
+fn describe_in_time(prepared: &PreparedLoop, bpm: f64, loop_beats: Option<f64>) -> String {
+    let rate = f64::from(prepared.clip.sample_rate.max(1));
+    let seconds = (prepared.end - prepared.start) as f64 / rate;
+    let Some(beats) = loop_beats else {
+        return "plays at its own tempo: no beat found in it".to_string();
+    };
+    match crate::stretch::bars_for(seconds, bpm, 4.0, Some(beats), None) {
+        Some((bars, ratio)) => format!("{bars} bars at {bpm:.1} BPM (×{ratio:.2})"),
+        None => format!(
+            "plays at its own tempo: its {beats:.0} beats cannot become whole bars at {bpm:.1} \
+             BPM within a stretch of ×{:.1}–{:.1}",
+            crate::stretch::RATIO_RANGE.0,
+            crate::stretch::RATIO_RANGE.1
+        ),
     }
 }
 
@@ -244,6 +365,31 @@ pub fn prepare_clip(
     config: &ClipWorkerConfig,
     stop: &AtomicBool,
 ) -> Result<(PreparedLoop, ClipView), PrepareClipError> {
+    let (original, mut view) = prepare_loop(path, config, stop)?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(PrepareClipError::Stopped);
+    }
+    Ok((placed(original, &mut view, config.to_bpm), view))
+}
+
+/// The loop stretched to whole bars of `to_bpm` when given and the ratio allows; `view`
+/// says how it plays.
+fn placed(original: PreparedLoop, view: &mut ClipView, to_bpm: Option<f64>) -> PreparedLoop {
+    match to_bpm {
+        Some(bpm) => {
+            view.in_time = Some(describe_in_time(&original, bpm, view.loop_beats));
+            in_time(original, bpm, view.loop_beats).unwrap_or_else(|unchanged| unchanged)
+        }
+        None => original,
+    }
+}
+
+/// [`prepare_clip`] at the clip's own tempo.
+fn prepare_loop(
+    path: &Path,
+    config: &ClipWorkerConfig,
+    stop: &AtomicBool,
+) -> Result<(PreparedLoop, ClipView), PrepareClipError> {
     let stopped = || {
         if stop.load(Ordering::Relaxed) {
             Err(PrepareClipError::Stopped)
@@ -292,6 +438,7 @@ pub fn prepare_clip(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "clip".into());
     let view = ClipView {
+        id: 0,
         label: label.clone(),
         sample_rate: config.sample_rate,
         frames: clip.frames(),
@@ -304,27 +451,23 @@ pub fn prepare_clip(
             .map(|c| (at(c.start), at(c.end), c.score))
             .collect(),
         bpm: report.bpm,
+        loop_beats: best.beats,
         audio: Some(clip.clone()),
+        in_time: None,
     };
     let prepared = PreparedLoop {
         start: at(best.start),
         end: at(best.end),
         clip,
         label,
-    };
-    let prepared = match config.to_bpm {
-        Some(bpm) => {
-            stopped()?;
-            in_time(prepared, bpm).unwrap_or_else(|unchanged| unchanged)
-        }
-        None => prepared,
+        id: 0,
+        grid: None,
     };
     Ok((prepared, view))
 }
 
 fn run(
-    mut queue: rtrb::Producer<Box<PreparedLoop>>,
-    mut returned: rtrb::Consumer<Box<PreparedLoop>>,
+    queues: WorkerQueues,
     mut config: ClipWorkerConfig,
     commands: Receiver<ClipCommand>,
     stop: &AtomicBool,
@@ -336,8 +479,17 @@ fn run(
         std::process::id(),
         (status as *const _ as usize) & 0xffff
     ));
+    let WorkerQueues {
+        mut queue,
+        mut returned,
+        mut renditions,
+        host,
+    } = queues;
     let capacity = queue.buffer().capacity();
     let mut next_file = 0usize;
+    let mut next_id = 1u64;
+    let mut live: VecDeque<(u64, LiveLoop)> = VecDeque::new();
+    let mut tempo_seen: Option<(Option<f64>, Instant)> = None;
     let mut retry_at: Option<Instant> = None;
     let set = |f: &dyn Fn(&mut ClipStatus)| {
         if let Ok(mut s) = status.lock() {
@@ -357,6 +509,54 @@ fn run(
         cancel.store(false, Ordering::SeqCst);
         while let Ok(done) = returned.pop() {
             drop(done);
+        }
+        // The tempo to stretch to (`Some(None)`: each loop's own), once the host held it
+        // long enough.
+        let heard = config
+            .follow_host
+            .then(|| host.as_ref().and_then(|h| h.get()));
+        let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() < 0.01,
+            (None, None) => true,
+            _ => false,
+        };
+        match (heard, tempo_seen) {
+            (Some(bpm), Some((seen, _))) if same(bpm, seen) => {}
+            (Some(bpm), _) => tempo_seen = Some((bpm, Instant::now())),
+            (None, _) => tempo_seen = None,
+        }
+        let settled = tempo_seen
+            .filter(|(_, since)| since.elapsed() >= TEMPO_SETTLE)
+            .map(|(bpm, _)| bpm)
+            .filter(|_| config.to_bpm.is_none());
+        // A new loop is stretched to the tempo heard now: it is prepared once either way.
+        let target = config.to_bpm.or(heard.flatten());
+        if let (Some(want), Some(tx)) = (settled, renditions.as_mut()) {
+            for (id, entry) in live.iter_mut() {
+                if same(entry.at, want) {
+                    continue;
+                }
+                if tx.slots() == 0 || stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                // Out of range, or Sync off: the loop plays at its own tempo, unlocked.
+                let (rendition, said) = match want {
+                    Some(bpm) => (
+                        in_time(entry.original.clone(), bpm, entry.beats).unwrap_or_else(|own| own),
+                        Some(describe_in_time(&entry.original, bpm, entry.beats)),
+                    ),
+                    None => (entry.original.clone(), None),
+                };
+                if tx.push(Box::new(rendition)).is_ok() {
+                    entry.at = want;
+                    let id = *id;
+                    set(&|s| {
+                        if let Some(view) = s.prepared.iter_mut().find(|v| v.id == id) {
+                            view.in_time = said.clone();
+                        }
+                    });
+                }
+            }
         }
         let queued = capacity - queue.slots();
         let waiting = retry_at.is_some_and(|t| Instant::now() < t);
@@ -408,7 +608,7 @@ fn run(
                     p.file_name().unwrap_or_default().to_string_lossy()
                 ))
             });
-            let result = prepare_clip(&p, &config, stop);
+            let result = prepare_loop(&p, &config, stop);
             if temporary {
                 let _ = std::fs::remove_file(&p);
             }
@@ -416,8 +616,40 @@ fn run(
             result.map_err(|e| e.to_string())
         });
         match prepared {
-            Ok((clip, view)) => {
+            Ok((mut original, mut view)) => {
+                original.id = next_id;
+                view.id = next_id;
+                next_id += 1;
+                // Before the host has played, its tempo is not known yet (the audio thread
+                // reports it from its first block): the first loop waits a moment for it, so
+                // that it too starts in time.
+                let mut target = target;
+                if let Some(h) = host
+                    .as_ref()
+                    .filter(|_| heard.is_some() && config.to_bpm.is_none())
+                {
+                    let until = Instant::now() + WAIT_FOR_HOST;
+                    while !h.heard() && Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    target = h.get();
+                }
+                let clip = placed(original.clone(), &mut view, target);
+                let at = target;
                 if queue.push(Box::new(clip)).is_ok() {
+                    let beats = view.loop_beats;
+                    live.push_back((
+                        view.id,
+                        LiveLoop {
+                            original,
+                            beats,
+                            at,
+                        },
+                    ));
+                    // The loops queued, the one playing and the one fading out.
+                    while live.len() > config.prefetch.max(1) + 2 {
+                        live.pop_front();
+                    }
                     set(&|s| {
                         s.prepared.push(view.clone());
                         if s.prepared.len() > STATUS_KEEP {
@@ -440,4 +672,50 @@ fn run(
         }
     }
     let _ = std::fs::remove_dir_all(&temp);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_tempo_ignores_what_is_not_a_tempo() {
+        let tempo = HostTempo::default();
+        assert!(!tempo.heard());
+        assert_eq!(tempo.get(), None);
+        tempo.follow(Some(97.5));
+        assert_eq!(tempo.get(), Some(97.5));
+        for bad in [0.0, -120.0, f64::NAN, f64::INFINITY] {
+            tempo.follow(Some(bad));
+            assert_eq!(tempo.get(), Some(97.5), "{bad} leaves the last tempo");
+        }
+        tempo.follow(None);
+        assert!(tempo.heard());
+        assert_eq!(tempo.get(), None, "Sync off: each loop's own tempo");
+    }
+
+    #[test]
+    fn a_loop_without_a_beat_plays_at_its_own_tempo_and_says_so() {
+        let clip = Arc::new(crate::clip::Clip {
+            sample_rate: 48_000,
+            channels: vec![vec![0.1; 480_000]],
+        });
+        let prepared = PreparedLoop {
+            clip,
+            start: 48_000,
+            end: 48_000 + 355_000,
+            label: "drone".into(),
+            id: 1,
+            grid: None,
+        };
+        assert!(in_time(prepared.clone(), 120.0, None).is_err());
+        assert!(describe_in_time(&prepared, 120.0, None).contains("no beat"));
+        // 16 beats in 7.4 s (130 BPM): 4 bars of 120 BPM (8 s, ×1.08).
+        let stretched = in_time(prepared.clone(), 120.0, Some(16.0)).expect("in range");
+        assert_eq!(stretched.end - stretched.start, 384_000);
+        assert_eq!(stretched.grid.map(|g| g.beats), Some(16.0));
+        assert!(describe_in_time(&prepared, 120.0, Some(16.0)).starts_with("4 bars"));
+        // 14 beats make no whole bars at any octave in range.
+        assert!(describe_in_time(&prepared, 120.0, Some(14.0)).contains("cannot become"));
+    }
 }

@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use infini_loop::{InfiniLoopParams, LoopBlock, LoopCore, LoopLink, SpectrumTap};
 use infini_loop_engine::clip::Clip;
-use infini_loop_engine::looper::{looper, BeatClock, PreparedLoop};
+use infini_loop_engine::looper::{looper, BeatClock, LoopGrid, PreparedLoop};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -31,6 +31,12 @@ fn chord_loop() -> PreparedLoop {
         start: 12_000,
         end: 84_000,
         label: "chord".into(),
+        id: 1,
+        // Locked to the host (Sync = Stretch, the default): 1.5 s is three beats at 120 BPM.
+        grid: Some(LoopGrid {
+            bpm: 120.0,
+            beats: 3.0,
+        }),
     }
 }
 
@@ -64,6 +70,7 @@ fn bench_process(c: &mut Criterion) {
                     let block = LoopBlock {
                         transport_playing: true,
                         clock: Some(BeatClock::at(beat, bps)),
+                        tempo: Some(120.0),
                     };
                     let mut channels: [&mut [f32]; 2] = [&mut left, &mut right];
                     core.run(block, &params, &link, &mut channels, true);

@@ -10,11 +10,11 @@ pub mod params;
 pub mod playback;
 
 pub use link::{LoopLink, MachineSettings};
-pub use params::{InfiniLoopParams, ModelSize, SourceKind, SourceSettings, TriggerMode};
+pub use params::{InfiniLoopParams, ModelSize, SourceKind, SourceSettings, SyncMode, TriggerMode};
 pub use playback::{LoopBlock, LoopCore, SpectrumFrame, SpectrumTap, SPECTRUM_SAMPLES};
 
 use infini_loop_engine::looper::{looper, BeatClock};
-use infini_loop_engine::worker::ClipWorker;
+use infini_loop_engine::worker::{ClipWorker, WorkerQueues};
 use nice_plug::prelude::*;
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
@@ -36,10 +36,12 @@ pub struct InfiniLoop {
 /// position.
 fn beat_clock(transport: &Transport) -> Option<BeatClock> {
     match (transport.playing, transport.pos_beats(), transport.tempo) {
-        (true, Some(beat), Some(tempo)) if tempo > 0.0 => Some(BeatClock::at(
-            beat,
-            tempo / 60.0 / f64::from(transport.sample_rate),
-        )),
+        (true, Some(beat), Some(tempo)) if tempo > 0.0 && tempo.is_finite() && beat.is_finite() => {
+            Some(BeatClock::at(
+                beat,
+                tempo / 60.0 / f64::from(transport.sample_rate),
+            ))
+        }
         _ => None,
     }
 }
@@ -87,7 +89,11 @@ impl Plugin for InfiniLoop {
         self.link.sample_rate.store(rate as u64, Ordering::Relaxed);
         let (looper, queue, returned) = looper(self.params.looper_settings(rate), 4);
         let (audition_tx, audition_rx) = rtrb::RingBuffer::new(2);
-        let looper = looper.with_audition(audition_rx);
+        // Renditions of the loops in play for a new host tempo.
+        let (renditions_tx, renditions_rx) = rtrb::RingBuffer::new(8);
+        let looper = looper
+            .with_audition(audition_rx)
+            .with_renditions(renditions_rx);
         if let Ok(mut a) = self.link.audition.lock() {
             *a = Some(audition_tx);
         }
@@ -95,7 +101,13 @@ impl Plugin for InfiniLoop {
         let config = self
             .params
             .worker_config(rate as u32, active, &self.link.machine());
-        match ClipWorker::spawn(queue, returned, config) {
+        let queues = WorkerQueues {
+            queue,
+            returned,
+            renditions: Some(renditions_tx),
+            host: Some(self.link.host_tempo.clone()),
+        };
+        match ClipWorker::spawn_with(queues, config) {
             Ok(worker) => {
                 if let Ok(mut c) = self.link.commands.lock() {
                     *c = Some(worker.commands());
@@ -144,6 +156,7 @@ impl Plugin for InfiniLoop {
         let block = LoopBlock {
             transport_playing: transport.playing,
             clock: beat_clock(transport),
+            tempo: transport.tempo,
         };
         let editor_open = self.params.editor_state.is_open();
         core.run(

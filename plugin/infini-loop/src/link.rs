@@ -7,7 +7,7 @@ use crate::params::InfiniLoopParams;
 use crate::playback::SpectrumFrame;
 use infini_loop_engine::looper::PreparedLoop;
 use infini_loop_engine::user_config::{self, user_config_path, LoopUserConfig, UserConfigError};
-use infini_loop_engine::worker::{ClipCommand, ClipStatus, ClipView};
+use infini_loop_engine::worker::{ClipCommand, ClipStatus, ClipView, HostTempo};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,8 +67,11 @@ pub struct LoopLink {
     pub switch: AtomicBool,
     /// Whether clips are being prepared (Start/Stop).
     pub active: AtomicBool,
-    /// Play position in the current clip (frames).
-    pub position: AtomicU64,
+    /// Where the current loop is, as a fraction of it (`f64` bits; 0 when nothing plays): the
+    /// editor draws it on the clip as analysed, whatever tempo it is stretched to.
+    pub loop_phase: AtomicU64,
+    /// The tempo the clip worker stretches loops to, as the audio thread hears the host.
+    pub host_tempo: Arc<HostTempo>,
     /// How many clips have started playing.
     pub clips_started: AtomicU64,
     /// The newest output, for the editor's spectrum.
@@ -93,7 +96,8 @@ impl Default for LoopLink {
             status: Mutex::new(None),
             switch: AtomicBool::new(false),
             active: AtomicBool::new(true),
-            position: AtomicU64::new(0),
+            loop_phase: AtomicU64::new(0),
+            host_tempo: Arc::new(HostTempo::default()),
             clips_started: AtomicU64::new(0),
             spectrum: Mutex::new(None),
             sample_rate: AtomicU64::new(48_000),
@@ -166,6 +170,9 @@ impl LoopLink {
             start,
             end,
             label: format!("{} (candidate)", view.label),
+            // Heard at the clip's own tempo, as it was found; no rendition replaces it.
+            id: 0,
+            grid: None,
         };
         self.audition
             .lock()

@@ -78,7 +78,10 @@ mod tests {
             loop_end: 60,
             candidates: vec![],
             bpm: None,
+            loop_beats: None,
             audio,
+            id: 1,
+            in_time: None,
         }
     }
 

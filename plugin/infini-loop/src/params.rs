@@ -25,6 +25,20 @@ pub enum TriggerMode {
     AlwaysOn,
 }
 
+/// How loops keep time with the host.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Each loop stretched (pitch kept) to whole bars of the host's tempo, its repeats on the
+    /// host's bar lines.
+    #[id = "stretch"]
+    #[name = "Stretch"]
+    Stretch,
+    /// Each loop at its own tempo.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+}
+
 /// Which MusicGen model MusicGPT runs: larger sounds better and takes longer.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelSize {
@@ -98,6 +112,9 @@ pub struct InfiniLoopParams {
     /// Play with the host's transport, while MIDI notes are held, or all the time.
     #[id = "trigger"]
     pub trigger: EnumParam<TriggerMode>,
+    /// Loops in time with the host (stretched to its bars) or at their own tempo.
+    #[id = "sync"]
+    pub sync: EnumParam<SyncMode>,
     /// Every clip is brought to this loudness, so clips follow each other evenly.
     #[id = "loudness"]
     pub loudness: FloatParam,
@@ -160,6 +177,7 @@ impl Default for InfiniLoopParams {
             .with_value_to_string(formatters::v2s_f32_rounded(0)),
             repeats: IntParam::new("Repeats", 4, IntRange::Linear { min: 1, max: 64 }),
             trigger: EnumParam::new("Trigger", TriggerMode::Transport),
+            sync: EnumParam::new("Sync", SyncMode::Stretch),
             loudness: FloatParam::new(
                 "Loudness",
                 -16.0,
@@ -225,6 +243,8 @@ impl InfiniLoopParams {
             prefetch: self.prefetch.value().clamp(1, 4) as usize,
             bpm: None,
             to_bpm: None,
+            // The audio thread says what to follow (the host's tempo, or none with Sync off).
+            follow_host: true,
         }
     }
 
@@ -235,6 +255,7 @@ impl InfiniLoopParams {
             transition: (self.crossfade.value() * sample_rate).max(1.0) as usize,
             repeats_before_switch: self.repeats.value().max(1) as u32,
             on_bar_lines: true,
+            sync: self.sync.value() == SyncMode::Stretch,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! and benchmarked alone.
 
 use crate::link::LoopLink;
-use crate::params::{InfiniLoopParams, TriggerMode};
+use crate::params::{InfiniLoopParams, SyncMode, TriggerMode};
 use infini_loop_engine::looper::{BeatClock, Looper, LooperState};
 use std::sync::atomic::Ordering;
 
@@ -80,6 +80,8 @@ pub struct LoopBlock {
     pub transport_playing: bool,
     /// The host's musical time, when it plays and gives a tempo and position.
     pub clock: Option<BeatClock>,
+    /// The host's tempo, when it gives one (also while stopped).
+    pub tempo: Option<f64>,
 }
 
 impl LoopCore {
@@ -131,6 +133,12 @@ impl LoopCore {
             TriggerMode::MidiGate => self.held > 0,
             TriggerMode::AlwaysOn => true,
         };
+        // What the clip worker stretches loops to: the host's tempo, or none with Sync off
+        // (a tempo that is not a positive number leaves the last one).
+        link.host_tempo.follow(match params.sync.value() {
+            SyncMode::Stretch => Some(block.tempo.unwrap_or(f64::NAN)),
+            SyncMode::Off => None,
+        });
         let looper = &mut self.looper;
         looper.set_settings(params.looper_settings(self.sample_rate));
         if link.switch.swap(false, Ordering::Relaxed) {
@@ -157,11 +165,11 @@ impl LoopCore {
                 }
             }
         }
-        let position = match looper.state() {
-            LooperState::Idle => 0,
-            _ => looper.position().map_or(0, |(_, pos)| pos as u64),
+        let phase = match looper.state() {
+            LooperState::Idle => 0.0,
+            _ => looper.loop_phase().unwrap_or(0.0),
         };
-        link.position.store(position, Ordering::Relaxed);
+        link.loop_phase.store(phase.to_bits(), Ordering::Relaxed);
         link.clips_started
             .store(looper.clips_started(), Ordering::Relaxed);
         if editor_open {

@@ -309,6 +309,8 @@ fn cmd_export(
         start: best.start,
         end: best.end,
         label: String::new(),
+        id: 0,
+        grid: None,
     };
     let Some((bpm, bars)) = to_bpm else {
         let rendered = render_repeats(prepared(clip), repeats, crossfade);
@@ -322,7 +324,7 @@ fn cmd_export(
         return Ok(());
     };
     check_to_bpm(Some(bpm))?;
-    let (bars, ratio) = bars_for(loop_seconds, bpm, 4.0, bars).ok_or_else(|| {
+    let (bars, ratio) = bars_for(loop_seconds, bpm, 4.0, best.beats, bars).ok_or_else(|| {
         anyhow!(
             "a {loop_seconds:.2} s loop cannot be stretched to {} at {bpm} BPM within ratios {:.1}-{:.1}",
             bars.map_or("whole bars".to_string(), |b| format!("{b} bars")),
@@ -430,6 +432,7 @@ fn cmd_play(
         transition: (transition_secs.clamp(0.01, 30.0) * f64::from(rate)) as usize,
         repeats_before_switch: repeats.max(1),
         on_bar_lines: false,
+        sync: false,
     };
     let (mut player, queue, finished) = looper(settings, 4);
     let stop = Arc::new(AtomicBool::new(false));

@@ -5,7 +5,7 @@ mod spectrum;
 
 use crate::link::{save_musicgpt_path, LoopLink};
 use crate::loop_export::save_loop_wav;
-use crate::params::{InfiniLoopParams, ModelSize, SourceKind};
+use crate::params::{InfiniLoopParams, ModelSize, SourceKind, SyncMode};
 use crate::playback::SPECTRUM_SAMPLES;
 use egui::{Color32, Pos2, Rect, Stroke, Vec2};
 use infini_loop_engine::user_config::{LoopUserConfig, UserConfigError};
@@ -49,6 +49,12 @@ const MODEL_SIZES: [(ModelSize, &str); 3] = [
     (ModelSize::Small, "small"),
     (ModelSize::Medium, "medium"),
     (ModelSize::Large, "large"),
+];
+
+/// How loops keep time, as the editor names it.
+const SYNC_MODES: [(SyncMode, &str); 2] = [
+    (SyncMode::Stretch, "stretch to the host's bars"),
+    (SyncMode::Off, "own tempo"),
 ];
 
 pub struct LoopEditor {
@@ -202,8 +208,25 @@ impl LoopEditor {
                 Stroke::new(1.0, Color32::from_rgb(120, 190, 240)),
             );
         }
-        let pos = self.link.position.load(Ordering::Relaxed) as usize;
-        if pos > 0 {
+        // Bar lines over the loop, at the clip's own tempo.
+        if let Some(bpm) = view.bpm.filter(|b| b.is_finite() && *b > 0.0) {
+            let bar = 4.0 * 60.0 / bpm * f64::from(view.sample_rate);
+            let mut at = view.loop_start as f64;
+            while at < view.loop_end as f64 - 1.0 && bar >= 1.0 {
+                painter.line_segment(
+                    [
+                        Pos2::new(x(at as usize), area.top()),
+                        Pos2::new(x(at as usize), area.bottom()),
+                    ],
+                    Stroke::new(1.0, Color32::from_rgba_unmultiplied(255, 255, 255, 60)),
+                );
+                at += bar;
+            }
+        }
+        let phase = f64::from_bits(self.link.loop_phase.load(Ordering::Relaxed));
+        let pos = view.loop_start
+            + (phase.clamp(0.0, 1.0) * (view.loop_end - view.loop_start) as f64) as usize;
+        if phase > 0.0 {
             painter.line_segment(
                 [
                     Pos2::new(x(pos), area.top()),
@@ -352,6 +375,8 @@ impl NiceEguiApp for LoopEditor {
             ui.add(ParamSlider::for_param(&self.params.repeats, &setter).with_width(100.0));
             ui.label("Clips ahead");
             ui.add(ParamSlider::for_param(&self.params.prefetch, &setter).with_width(80.0));
+            ui.label("Sync");
+            choice_buttons(ui, &setter, &self.params.sync, &SYNC_MODES);
         });
         self.waveform(ui, view.as_ref());
         self.spectrum_view(ui);
@@ -362,11 +387,17 @@ impl NiceEguiApp for LoopEditor {
                 Some(p) if i > p => "waiting",
                 _ => "played",
             };
+            let own_tempo = match clip.bpm {
+                Some(b) => format!(", {b:.1} BPM"),
+                None => ", no beat found".to_string(),
+            };
             ui.label(format!(
-                "{state}: {} — loop {:.2} s{}",
+                "{state}: {} — loop {:.2} s{own_tempo}{}",
                 clip.label,
                 (clip.loop_end - clip.loop_start) as f64 / f64::from(clip.sample_rate),
-                clip.bpm.map_or(String::new(), |b| format!(", {b:.0} BPM"))
+                clip.in_time
+                    .as_ref()
+                    .map_or(String::new(), |t| format!("; {t}"))
             ));
         }
         if let Some(v) = view.clone() {
@@ -442,7 +473,10 @@ mod tests {
                 loop_end: 10,
                 candidates: vec![],
                 bpm: None,
+                loop_beats: None,
                 audio: None,
+                id: i + 1,
+                in_time: None,
             });
         }
         status.clips_made = 5;
