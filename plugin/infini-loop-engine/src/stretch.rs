@@ -4,6 +4,7 @@
 
 use crate::clip::Clip;
 use crate::looper::{render_repeats, PreparedLoop};
+use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// Stretch ratios (new length over old) a loop is played at; outside them it plays at its own
@@ -24,6 +25,9 @@ pub enum StretchError {
     /// The ratio is far outside what a stretch can do well.
     #[error("a stretch ratio of {0:.2} is out of range")]
     Ratio(f64),
+    /// Stopped on request.
+    #[error("stretch cancelled")]
+    Cancelled,
 }
 
 /// How a loop of `loop_seconds` fits the host's `host_bpm` in bars of `beats_per_bar`: the
@@ -84,6 +88,23 @@ pub fn bars_for(
 
 /// `clip` stretched (or squeezed) to exactly `frames` frames, pitch unchanged.
 pub fn stretch_to_frames(clip: &Clip, frames: usize) -> Result<Clip, StretchError> {
+    stretch_to_frames_cancellable(clip, frames, &AtomicBool::new(false))
+}
+
+/// Pieces a stretch is computed in; `stop` is heard between them.
+const STRETCH_PIECES: usize = 16;
+
+/// [`stretch_to_frames`], returning [`StretchError::Cancelled`] soon after `stop` is set (a
+/// worker being torn down must not wait for a long loop's stretch: its host is waiting).
+///
+/// This is Signalsmith Stretch's own `exact` (start positioned on the input's centre, the
+/// output's latency folded back and compensated, the tail flushed), with the processing cut
+/// into pieces of the same ratio so that it can stop between them.
+pub fn stretch_to_frames_cancellable(
+    clip: &Clip,
+    frames: usize,
+    stop: &AtomicBool,
+) -> Result<Clip, StretchError> {
     let from = clip.frames();
     let channels = clip.channels.len();
     if from == 0 || frames == 0 || channels == 0 {
@@ -96,10 +117,38 @@ pub fn stretch_to_frames(clip: &Clip, frames: usize) -> Result<Clip, StretchErro
     let interleaved: Vec<f32> = (0..from)
         .flat_map(|i| clip.channels.iter().map(move |c| c[i]))
         .collect();
-    let mut out = vec![0.0f32; frames * channels];
     let mut stretch =
         signalsmith_stretch::Stretch::preset_default(channels as u32, clip.sample_rate.max(1));
-    stretch.exact(&interleaved, &mut out);
+    let (in_latency, out_latency) = (stretch.input_latency(), stretch.output_latency());
+    if frames < 2 * out_latency || from <= in_latency {
+        return Err(StretchError::Empty { from, to: frames });
+    }
+    let mut out = vec![0.0f32; frames * channels];
+    stretch.seek(
+        &interleaved[..in_latency * channels],
+        from as f64 / frames as f64,
+    );
+    // The input from its latency on, padded with silence to its own length.
+    let mut input = interleaved[in_latency * channels..].to_vec();
+    input.resize(from * channels, 0.0);
+    for piece in 0..STRETCH_PIECES {
+        if stop.load(Ordering::Relaxed) {
+            return Err(StretchError::Cancelled);
+        }
+        let span = |n: usize, k: usize| n * k / STRETCH_PIECES * channels;
+        let (i0, i1) = (span(from, piece), span(from, piece + 1));
+        let (o0, o1) = (span(frames, piece), span(frames, piece + 1));
+        stretch.process(&input[i0..i1], &mut out[o0..o1]);
+    }
+    // What came out before the output's latency folds back onto what follows it, and the
+    // whole moves back by that latency.
+    for i in 0..(frames - out_latency).min(out_latency) {
+        for c in 0..channels {
+            out[(i + out_latency) * channels + c] -= out[(out_latency - 1 - i) * channels + c];
+        }
+    }
+    out.copy_within(out_latency * channels.., 0);
+    stretch.flush(&mut out[(frames - out_latency) * channels..]);
     let mut result = vec![Vec::with_capacity(frames); channels];
     for frame in out.chunks_exact(channels) {
         for (c, s) in frame.iter().enumerate() {
@@ -123,10 +172,11 @@ pub fn stretched_repeats(
     repeats: usize,
     seam: usize,
     length: f64,
+    stop: &AtomicBool,
 ) -> Result<(Clip, std::ops::Range<usize>), StretchError> {
     let padded = render_repeats(prepared.clone(), repeats + 2, seam);
     let total = ((repeats + 2) as f64 * length).round() as usize;
-    let stretched = stretch_to_frames(&padded, total)?;
+    let stretched = stretch_to_frames_cancellable(&padded, total, stop)?;
     let from = length.round() as usize;
     let to = (from + (repeats as f64 * length).round() as usize).min(stretched.frames());
     Ok((stretched, from..to))
@@ -198,5 +248,53 @@ mod tests {
             stretch_to_frames(&clip, 10 * 96_000),
             Err(StretchError::Ratio(_))
         ));
+        // In pieces it is the library's own exact stretch, and it stops when asked.
+        let mut whole = vec![0.0f32; 115_000 * 2];
+        let interleaved: Vec<f32> = (0..clip.frames())
+            .flat_map(|i| clip.channels.iter().map(move |c| c[i]))
+            .collect();
+        signalsmith_stretch::Stretch::preset_default(2, rate as u32)
+            .exact(&interleaved, &mut whole);
+        let exact: Vec<f32> = whole.iter().step_by(2).copied().collect();
+        // The pieces start the library's blocks elsewhere: the phases differ a little, the
+        // music does not.
+        let rms = |x: &mut dyn Iterator<Item = f32>| {
+            let (sum, n) = x.fold((0.0f64, 0usize), |(s, n), v| {
+                (s + f64::from(v).powi(2), n + 1)
+            });
+            (sum / n.max(1) as f64).sqrt()
+        };
+        let apart = rms(&mut out.channels[0].iter().zip(&exact).map(|(a, b)| a - b));
+        let level = rms(&mut exact.iter().copied());
+        assert!(
+            apart < 0.05 * level,
+            "pieces differ from the whole by {apart} (of {level})"
+        );
+        assert_eq!(
+            stretch_to_frames_cancellable(&clip, 115_000, &AtomicBool::new(true)),
+            Err(StretchError::Cancelled)
+        );
+    }
+
+    #[test]
+    fn a_long_stretch_stops_when_asked() {
+        // A minute of stereo: whole, it takes far longer than the 30 ms before the stop.
+        let rate = 48_000;
+        let noise: Vec<f32> = (0..60 * rate)
+            .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 0.2)
+            .collect();
+        let clip = Clip {
+            sample_rate: rate as u32,
+            channels: vec![noise.clone(), noise],
+        };
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            flag.store(true, Ordering::Relaxed);
+        });
+        let result = stretch_to_frames_cancellable(&clip, 70 * rate, &stop);
+        stopper.join().expect("stopper");
+        assert_eq!(result.err(), Some(StretchError::Cancelled));
     }
 }

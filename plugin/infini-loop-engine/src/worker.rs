@@ -268,6 +268,7 @@ fn in_time(
     prepared: PreparedLoop,
     bpm: f64,
     loop_beats: Option<f64>,
+    stop: &AtomicBool,
 ) -> Result<PreparedLoop, PreparedLoop> {
     let rate = f64::from(prepared.clip.sample_rate.max(1));
     let seconds = (prepared.end - prepared.start) as f64 / rate;
@@ -285,7 +286,7 @@ fn in_time(
     });
     let length = bars as f64 * 4.0 * 60.0 / bpm * rate;
     let seam = (0.01 * rate) as usize;
-    match crate::stretch::stretched_repeats(&prepared, 1, seam, length) {
+    match crate::stretch::stretched_repeats(&prepared, 1, seam, length, stop) {
         Ok((stretched, repeat)) => Ok(PreparedLoop {
             start: repeat.start,
             end: repeat.end,
@@ -369,16 +370,21 @@ pub fn prepare_clip(
     if stop.load(Ordering::Relaxed) {
         return Err(PrepareClipError::Stopped);
     }
-    Ok((placed(original, &mut view, config.to_bpm), view))
+    Ok((placed(original, &mut view, config.to_bpm, stop), view))
 }
 
 /// The loop stretched to whole bars of `to_bpm` when given and the ratio allows; `view`
 /// says how it plays.
-fn placed(original: PreparedLoop, view: &mut ClipView, to_bpm: Option<f64>) -> PreparedLoop {
+fn placed(
+    original: PreparedLoop,
+    view: &mut ClipView,
+    to_bpm: Option<f64>,
+    stop: &AtomicBool,
+) -> PreparedLoop {
     match to_bpm {
         Some(bpm) => {
             view.in_time = Some(describe_in_time(&original, bpm, view.loop_beats));
-            in_time(original, bpm, view.loop_beats).unwrap_or_else(|unchanged| unchanged)
+            in_time(original, bpm, view.loop_beats, stop).unwrap_or_else(|unchanged| unchanged)
         }
         None => original,
     }
@@ -466,6 +472,50 @@ fn prepare_loop(
     Ok((prepared, view))
 }
 
+/// Whether two tempi to stretch to are the same (`None`: each loop's own).
+fn same_tempo(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 0.01,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Sends the looper a rendition at `want` (`None`: its own tempo, unlocked) of every loop in
+/// play that was made for another tempo, while its queue has room.
+fn send_renditions(
+    live: &mut VecDeque<(u64, LiveLoop)>,
+    want: Option<f64>,
+    tx: &mut rtrb::Producer<Box<PreparedLoop>>,
+    stop: &AtomicBool,
+    status: &Mutex<ClipStatus>,
+) {
+    for (id, entry) in live.iter_mut() {
+        if same_tempo(entry.at, want) {
+            continue;
+        }
+        if tx.slots() == 0 || stop.load(Ordering::SeqCst) {
+            return;
+        }
+        // Out of range, or without a beat: the loop plays at its own tempo, unlocked.
+        let (rendition, said) = match want {
+            Some(bpm) => (
+                in_time(entry.original.clone(), bpm, entry.beats, stop).unwrap_or_else(|own| own),
+                Some(describe_in_time(&entry.original, bpm, entry.beats)),
+            ),
+            None => (entry.original.clone(), None),
+        };
+        if tx.push(Box::new(rendition)).is_ok() {
+            entry.at = want;
+            if let Ok(mut s) = status.lock() {
+                if let Some(view) = s.prepared.iter_mut().find(|v| v.id == *id) {
+                    view.in_time = said;
+                }
+            }
+        }
+    }
+}
+
 fn run(
     queues: WorkerQueues,
     mut config: ClipWorkerConfig,
@@ -515,13 +565,8 @@ fn run(
         let heard = config
             .follow_host
             .then(|| host.as_ref().and_then(|h| h.get()));
-        let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => (a - b).abs() < 0.01,
-            (None, None) => true,
-            _ => false,
-        };
         match (heard, tempo_seen) {
-            (Some(bpm), Some((seen, _))) if same(bpm, seen) => {}
+            (Some(bpm), Some((seen, _))) if same_tempo(bpm, seen) => {}
             (Some(bpm), _) => tempo_seen = Some((bpm, Instant::now())),
             (None, _) => tempo_seen = None,
         }
@@ -532,31 +577,7 @@ fn run(
         // A new loop is stretched to the tempo heard now: it is prepared once either way.
         let target = config.to_bpm.or(heard.flatten());
         if let (Some(want), Some(tx)) = (settled, renditions.as_mut()) {
-            for (id, entry) in live.iter_mut() {
-                if same(entry.at, want) {
-                    continue;
-                }
-                if tx.slots() == 0 || stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                // Out of range, or Sync off: the loop plays at its own tempo, unlocked.
-                let (rendition, said) = match want {
-                    Some(bpm) => (
-                        in_time(entry.original.clone(), bpm, entry.beats).unwrap_or_else(|own| own),
-                        Some(describe_in_time(&entry.original, bpm, entry.beats)),
-                    ),
-                    None => (entry.original.clone(), None),
-                };
-                if tx.push(Box::new(rendition)).is_ok() {
-                    entry.at = want;
-                    let id = *id;
-                    set(&|s| {
-                        if let Some(view) = s.prepared.iter_mut().find(|v| v.id == id) {
-                            view.in_time = said.clone();
-                        }
-                    });
-                }
-            }
+            send_renditions(&mut live, want, tx, stop, status);
         }
         let queued = capacity - queue.slots();
         let waiting = retry_at.is_some_and(|t| Instant::now() < t);
@@ -634,7 +655,7 @@ fn run(
                     }
                     target = h.get();
                 }
-                let clip = placed(original.clone(), &mut view, target);
+                let clip = placed(original.clone(), &mut view, target, stop);
                 let at = target;
                 if queue.push(Box::new(clip)).is_ok() {
                     let beats = view.loop_beats;
@@ -708,10 +729,11 @@ mod tests {
             id: 1,
             grid: None,
         };
-        assert!(in_time(prepared.clone(), 120.0, None).is_err());
+        let go = AtomicBool::new(false);
+        assert!(in_time(prepared.clone(), 120.0, None, &go).is_err());
         assert!(describe_in_time(&prepared, 120.0, None).contains("no beat"));
         // 16 beats in 7.4 s (130 BPM): 4 bars of 120 BPM (8 s, ×1.08).
-        let stretched = in_time(prepared.clone(), 120.0, Some(16.0)).expect("in range");
+        let stretched = in_time(prepared.clone(), 120.0, Some(16.0), &go).expect("in range");
         assert_eq!(stretched.end - stretched.start, 384_000);
         assert_eq!(stretched.grid.map(|g| g.beats), Some(16.0));
         assert!(describe_in_time(&prepared, 120.0, Some(16.0)).starts_with("4 bars"));

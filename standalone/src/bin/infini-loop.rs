@@ -340,7 +340,13 @@ fn cmd_export(
         clip.channels.len() as u16,
         32,
     )?;
-    let (stretched, kept) = stretched_repeats(&prepared(clip), repeats, crossfade, length)?;
+    let (stretched, kept) = stretched_repeats(
+        &prepared(clip),
+        repeats,
+        crossfade,
+        length,
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
     let rendered = Clip {
         sample_rate: stretched.sample_rate,
         channels: stretched
