@@ -280,7 +280,8 @@ fn loops_of_other_tempi_play_on_the_host_grid_across_a_tempo_change_and_a_jump()
         .iter()
         .position(|s| s.abs() > 1e-3)
         .expect("the plugin plays");
-    assert!(first < 2 * BAR, "music starts within a bar ({first})");
+    // The first loop waits for the host's first block to know its tempo, then is stretched.
+    assert!(first < 4 * BAR, "music starts within four bars ({first})");
     assert_never_silent(&left, first, 0.005);
     // No click: no step larger than the highest tone can make (a crossfade: √2 times), with
     // room for the 2 ms attacks.
@@ -295,10 +296,11 @@ fn loops_of_other_tempi_play_on_the_host_grid_across_a_tempo_change_and_a_jump()
     );
 
     // Every host beat, from the second bar on, carries the loops' stroke within 12 ms (at its
-    // own tempo a 97 BPM clip is 119 ms off by its second beat). Left out: the first four bars
-    // at 132 BPM, while the loops are prepared for it, and the 20 ms after each beat a
-    // transition begins on, where two clips' strokes overlap.
-    let settle_after_change = part_starts[1] + (4.0 * 4.0 * 60.0 / 132.0 * RATE) as usize;
+    // own tempo a 97 BPM clip is 119 ms off by its second beat). Left out: the first twelve
+    // bars at 132 BPM (22 s of audio, under 4 s of wall time at 6× real time), while the
+    // worker prepares the loops for it; measured under load, renditions took up to eight. One
+    // beat in fifty may miss: a clip transition overlaps two clips' strokes.
+    let settle_after_change = part_starts[1] + (12.0 * 4.0 * 60.0 / 132.0 * RATE) as usize;
     let mut checked = 0;
     let mut late = Vec::new();
     for n in (first + BAR)..beat_of_sample.len().saturating_sub(BAR) {
