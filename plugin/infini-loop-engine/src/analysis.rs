@@ -373,17 +373,11 @@ fn heard_distance(
     if a < FRAME || b < FRAME || a.max(b) + FRAME > x.len() {
         return f64::INFINITY;
     }
-    let fft = planner.plan_fft_forward(FRAME);
-    let magnitudes = |from: usize| {
-        let mut buf: Vec<Complex32> = (0..FRAME)
-            .map(|i| {
-                let w = 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / FRAME as f32).cos();
-                Complex32::new(x[from + i] * w, 0.0)
-            })
-            .collect();
-        fft.process(&mut buf);
-        buf.truncate(FRAME / 2);
-        buf.iter().map(|c| c.norm()).collect::<Vec<f32>>()
+    let mut magnitudes = |from: usize| {
+        hann_spectrum(x, from, planner)[..FRAME / 2]
+            .iter()
+            .map(|c| c.norm())
+            .collect::<Vec<f32>>()
     };
     let bin = |hz: f64| ((hz * FRAME as f64 / f64::from(sample_rate)) as usize).min(FRAME / 2);
     let (low, high) = (bin(60.0), bin(8_000.0));
@@ -446,24 +440,29 @@ fn correlation(x: &[f32], a: usize, b: usize, half: usize) -> f64 {
     }
 }
 
+/// The spectrum of the `FRAME` samples of `x` from `from`, Hann-windowed (the caller keeps
+/// them inside `x`).
+fn hann_spectrum(x: &[f32], from: usize, planner: &mut FftPlanner<f32>) -> Vec<Complex32> {
+    let mut buf: Vec<Complex32> = (0..FRAME)
+        .map(|i| {
+            let w = 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / FRAME as f32).cos();
+            Complex32::new(x[from + i] * w, 0.0)
+        })
+        .collect();
+    planner.plan_fft_forward(FRAME).process(&mut buf);
+    buf
+}
+
 /// Phase agreement of the strongest partials in the windows centred on `a` and `b`.
 fn phase_continuity(x: &[f32], a: usize, b: usize, planner: &mut FftPlanner<f32>) -> f64 {
     let half = FRAME / 2;
     if a < half || b < half || a + half > x.len() || b + half > x.len() {
         return 0.0;
     }
-    let fft = planner.plan_fft_forward(FRAME);
-    let spectrum = |centre: usize| {
-        let mut buf: Vec<Complex32> = (0..FRAME)
-            .map(|i| {
-                let w = 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / FRAME as f32).cos();
-                Complex32::new(x[centre - half + i] * w, 0.0)
-            })
-            .collect();
-        fft.process(&mut buf);
-        buf
-    };
-    let (sa, sb) = (spectrum(a), spectrum(b));
+    let (sa, sb) = (
+        hann_spectrum(x, a - half, planner),
+        hann_spectrum(x, b - half, planner),
+    );
     let mut bins: Vec<usize> = (2..half).collect();
     bins.sort_by(|i, j| sb[*j].norm_sqr().total_cmp(&sb[*i].norm_sqr()));
     let (mut sum, mut weight) = (0.0f64, 0.0f64);

@@ -86,7 +86,7 @@ pub struct LooperSettings {
     pub on_bar_lines: bool,
     /// With a beat clock, play loops that have a [`LoopGrid`] locked to it: each repeat starts
     /// on the host's bar line, the position follows the host's beat (relocation, DAW loops),
-    /// and a rendition for a new tempo replaces the loop at its next repeat.
+    /// and a rendition for a new tempo replaces the loop on the next bar line.
     pub sync: bool,
 }
 
@@ -172,8 +172,7 @@ impl Voice {
         let now = self.at(channel, self.pos, seam);
         match self.jump {
             Some((from, done)) => {
-                let len = self.clip.seam_len(seam).max(JUMP_FADE_MIN);
-                let t = done as f32 / len as f32;
+                let t = done as f32 / self.jump_len(seam) as f32;
                 self.at(channel, from, seam) * (t * FRAC_PI_2).cos() + now * (t * FRAC_PI_2).sin()
             }
             None => now,
@@ -185,7 +184,7 @@ impl Voice {
         if let Some((from, done)) = self.jump.as_mut() {
             *from += 1;
             *done += 1;
-            if *done >= self.clip.seam_len(seam).max(JUMP_FADE_MIN) {
+            if *done >= self.jump_len(seam) {
                 self.jump = None;
             }
         }
@@ -201,17 +200,18 @@ impl Voice {
         }
     }
 
+    /// Samples a jump off the loop's course fades over: the seam's crossfade, at least
+    /// [`JUMP_FADE_MIN`].
+    fn jump_len(&self, seam: usize) -> usize {
+        self.clip.seam_len(seam).max(JUMP_FADE_MIN)
+    }
+
     /// Moves the play position to `to`, fading from where it was.
     fn jump_to(&mut self, to: usize) {
         if to.abs_diff(self.pos) > 1 {
             self.jump = Some((self.pos.min(self.clip.end), 0));
         }
         self.pos = to;
-    }
-
-    /// Where the loop is at host beat `beat`, locked to `anchor`.
-    fn locked_pos(&self, beat: f64, anchor: f64) -> usize {
-        locked_pos(&self.clip, beat, anchor)
     }
 }
 
@@ -255,7 +255,7 @@ pub struct Looper {
     started: u64,
     /// Clips to play next, ahead of the queue (an editor auditioning loop candidates).
     audition: Option<rtrb::Consumer<Box<PreparedLoop>>>,
-    /// Loops prepared again for a new host tempo; each replaces its clip at a repeat.
+    /// Loops prepared again for a new host tempo; each replaces its clip on a bar line.
     renditions: Option<rtrb::Consumer<Box<PreparedLoop>>>,
     /// Renditions received for clips not playing yet.
     spare: [Option<Box<PreparedLoop>>; 4],
@@ -329,7 +329,8 @@ impl Looper {
     }
 
     /// Loops prepared again for a new tempo arrive here ([`LooperSettings::sync`]): each
-    /// replaces its clip (same [`PreparedLoop::id`]) at that clip's next repeat.
+    /// replaces its clip (same [`PreparedLoop::id`]) on the next bar line, or where a loop
+    /// running on its own starts again.
     pub fn with_renditions(mut self, renditions: rtrb::Consumer<Box<PreparedLoop>>) -> Self {
         self.renditions = Some(renditions);
         self
@@ -523,7 +524,7 @@ impl Looper {
                 // From the bar line this sample is in: the loop's first downbeat is there.
                 let anchor = (beat / 4.0).floor() * 4.0;
                 v.anchor = Some(anchor);
-                let to = v.locked_pos(beat, anchor);
+                let to = locked_pos(&v.clip, beat, anchor);
                 if v.pos == v.clip.start && v.repeats == 0 {
                     v.pos = to;
                 } else {
@@ -535,7 +536,7 @@ impl Looper {
         if relocated {
             self.next_bar = next_bar;
             if let Some(v) = self.current.as_mut() {
-                let to = v.locked_pos(beat, anchor);
+                let to = locked_pos(&v.clip, beat, anchor);
                 v.jump_to(to);
             }
             return;
